@@ -1,0 +1,36 @@
+# Set-up is part of every entry point: the environment is (re)built from the lock
+# file when it is missing or stale, the ARM emulation cache when it is missing.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.lock-sha256
+LOCK_SHA := $(shell sha256sum requirements.lock | cut -d' ' -f1)
+
+.PHONY: setup env arm repro test bench clean-env
+
+setup: env arm
+
+env:
+	@if [ ! -x $(VENV)/bin/python ] || [ "$$(cat $(STAMP) 2>/dev/null)" != "$(LOCK_SHA)" ]; then \
+		echo "env: creating $(VENV) from requirements.lock"; \
+		rm -rf $(VENV) && $(PYTHON) -m venv $(VENV) && \
+		$(VENV)/bin/pip install --quiet --upgrade pip && \
+		$(VENV)/bin/pip install --quiet --no-deps -r requirements.lock && \
+		$(VENV)/bin/pip check && \
+		echo "$(LOCK_SHA)" > $(STAMP); \
+	else echo "env: $(VENV) is up to date"; fi
+
+arm:
+	@bash scripts/provision_arm.sh
+
+repro: setup
+	$(VENV)/bin/dvc repro
+
+test: setup
+	@bash scripts/run_tests.sh
+
+bench: setup
+	$(VENV)/bin/python benchmarks/bench_mfcc.py
+
+clean-env:
+	rm -rf $(VENV) .cache/arm

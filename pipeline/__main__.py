@@ -1,0 +1,56 @@
+"""python -m pipeline <stage> [args...]   |   python -m pipeline compare [--base REV] [--head REV]
+
+Every stage validates params.yaml first; a bad value stops here, before any output is touched.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+STAGES = {  # stage -> names of its arguments (from the DVC matrix)
+    "synthesize": [],
+    "features": [],
+    "train_sklearn": ["model"],
+    "train_keras": [],
+    "convert": ["level"],
+    "benchmark": ["target", "level"],
+    "report": [],
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__ + "\nstages: " + ", ".join(f"{s} {' '.join(a)}".strip() for s, a in STAGES.items()))
+        return 0 if argv else 2
+    name, args = argv[0], argv[1:]
+    if name == "compare":
+        from pipeline.compare import main as compare_main
+
+        return compare_main(args)
+    if name not in STAGES:
+        print(f"error: unknown stage '{name}'; stages: {', '.join(STAGES)}, compare", file=sys.stderr)
+        return 2
+    if len(args) != len(STAGES[name]):
+        print(f"error: stage {name} takes {STAGES[name] or 'no arguments'}, got {args}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up chatter hides the progress lines
+    from pipeline.params import ParamsError, load_params
+
+    try:
+        params = load_params()
+    except ParamsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    stage = importlib.import_module(f"pipeline.stages.{name}")
+    try:
+        stage.run(params, *args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {name}: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,113 @@
+"""The measuring loop. Runs in any Python that has numpy and the runtimes: the host's,
+or the emulated aarch64 one, and returns the same record either way.
+
+    python -m pipeline.bench.harness JOBS.json OUT.json
+
+JOBS.json: {"threads", "warmup", "runs", "load_repeats", "count_runs", "jobs": [
+             {"id", "runtime", "artefact", "inputs" (.npy), "input": {shape, dtype, scale, zero_point}}]}
+OUT.json:  {"machine", "python", "records": {id: record}}
+
+Per job: load time (median of load_repeats), top-1 predictions for every input
+(one sample at a time, as a device would see them), latency of `runs` single-sample
+calls after `warmup`, and, when count_runs > 0, `count_runs` calls inside a marked
+region for the instruction-counting plugin. Peak RSS is the process's, so the host
+runs one job per process.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from importlib.metadata import version
+
+import numpy as np
+
+from pipeline.bench import region
+from pipeline.bench.runtimes import RUNTIMES
+
+
+def prepare_inputs(x: np.ndarray, spec: dict) -> list[np.ndarray]:
+    """Reshape each sample to the model's input and quantize it when the input is integer.
+
+    Quantizing is done before timing: the timed call is the model, as the app would
+    call it with an already-quantized buffer.
+    """
+    shape = [1, *spec["shape"][1:]]
+    dtype = np.dtype(spec["dtype"])
+    out = []
+    for sample in x:
+        s = sample.reshape(shape).astype(np.float32)
+        if spec.get("scale"):
+            info = np.iinfo(dtype)
+            s = np.clip(np.round(s / spec["scale"]) + spec["zero_point"], info.min, info.max)
+        out.append(np.ascontiguousarray(s.astype(dtype)))
+    return out
+
+
+def latency_stats(samples_ns: list[int]) -> dict[str, float]:
+    us = np.asarray(samples_ns, dtype=np.float64) / 1e3
+    p50, p90, p99 = np.percentile(us, [50, 90, 99])
+    return {"latency_p50_us": round(float(p50), 3), "latency_p90_us": round(float(p90), 3),
+            "latency_p99_us": round(float(p99), 3), "latency_mean_us": round(float(us.mean()), 3),
+            "latency_std_us": round(float(us.std()), 3)}
+
+
+def benchmark_record(job: dict, threads: int, warmup: int, runs: int, load_repeats: int,
+                     count_runs: int) -> dict:
+    runtime = RUNTIMES[job["runtime"]]
+    load_ms = []
+    for _ in range(load_repeats):
+        t0 = time.perf_counter_ns()
+        run = runtime.load(job["artefact"], threads)
+        load_ms.append((time.perf_counter_ns() - t0) / 1e6)
+    inputs = prepare_inputs(np.load(job["inputs"]), job["input"])
+    predictions = [int(np.argmax(run(x))) for x in inputs]
+    for i in range(warmup):
+        run(inputs[i % len(inputs)])
+    timings = []
+    gc.disable()  # a collection inside the loop would be charged to whichever call it hit
+    try:
+        for i in range(runs):
+            x = inputs[i % len(inputs)]
+            t0 = time.perf_counter_ns()
+            run(x)
+            timings.append(time.perf_counter_ns() - t0)
+        if count_runs:
+            region.begin()
+            for i in range(count_runs):
+                run(inputs[i % len(inputs)])
+            region.end()
+    finally:
+        gc.enable()
+    return {
+        "runtime": job["runtime"], "runtime_version": version(runtime.distribution),
+        "load_ms": round(float(np.median(load_ms)), 3), **latency_stats(timings),
+        "runs": runs, "count_runs": count_runs, "predictions": predictions,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    spec = json.loads(open(argv[0]).read())
+    records = {}
+    for job in spec["jobs"]:
+        records[job["id"]] = benchmark_record(job, spec["threads"], spec["warmup"], spec["runs"],
+                                              spec["load_repeats"], spec.get("count_runs", 0))
+    out = {"machine": platform.machine(), "python": platform.python_version(), "records": records}
+    tmp = f"{argv[1]}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(out, f)
+    os.replace(tmp, argv[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,21 @@
+"""The artefact formats: one entry each, naming the runtime that benchmarks it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    suffix: str
+    runtime: str  # key of pipeline.bench.runtimes.RUNTIMES
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("onnx", ".onnx", "onnxruntime"),
+        Format("tflite", ".tflite", "litert"),
+    )
+}

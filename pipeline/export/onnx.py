@@ -1,0 +1,169 @@
+"""ONNX converters: a float32 graph from each source, then one function per quantization level."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from pipeline.export.common import NotApplicable, Source
+
+OPSET = 17
+MAX_IR_VERSION = 10  # onnxruntime 1.31 loads at most IR 13; onnx 1.23 writes 14 by default
+# Operators onnxruntime's quantizer rewrites; a graph with none of them has nothing to quantize.
+QUANTIZABLE_OPS = {"MatMul", "Gemm", "Conv", "ConvTranspose", "Gather", "Attention", "LSTM", "GRU"}
+
+
+def _finish(model):
+    model.ir_version = min(model.ir_version, MAX_IR_VERSION)
+    return model
+
+
+def fp32_from_keras(source: Source):
+    """SavedModel -> ONNX with tf2onnx's command line (from_keras fails on Keras 3: see STACK.md)."""
+    import onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "model.onnx"
+        cmd = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(source.saved_model_dir),
+               "--output", str(out), "--opset", str(OPSET)]
+        res = subprocess.run(cmd, capture_output=True, text=True, env=_quiet_env())
+        if res.returncode != 0:
+            raise RuntimeError(f"tf2onnx failed ({res.returncode}):\n{res.stderr[-3000:]}")
+        model = onnx.load(out)
+    return _finish(model)
+
+
+def _quiet_env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def fp32_from_sklearn(source: Source):
+    from skl2onnx import to_onnx
+
+    clf = source.model.steps[-1][1]
+    model = to_onnx(source.model, source.calibration[:1], target_opset={"": OPSET, "ai.onnx.ml": 3},
+                    options={id(clf): {"zipmap": False}})
+    return _finish(model)
+
+
+def _ml_operators(model) -> list[str]:
+    return sorted({n.op_type for n in model.graph.node if n.domain == "ai.onnx.ml" and n.op_type != "Scaler"})
+
+
+def _ml_phrase(model) -> str:
+    ml = _ml_operators(model)
+    return f"{', '.join(ml)} {'is an ai.onnx.ml operator' if len(ml) == 1 else 'are ai.onnx.ml operators'}"
+
+
+def ml_operator_reason(model) -> str | None:
+    """Why onnxruntime cannot quantize this graph, or None if it has operators it can quantize."""
+    if any(n.op_type in QUANTIZABLE_OPS for n in model.graph.node):
+        return None
+    return f"{_ml_phrase(model)}; onnxruntime does not quantize them, so this level would be the fp32 graph renamed"
+
+
+def _calibration_reader(model, data: np.ndarray):
+    from onnxruntime.quantization import CalibrationDataReader
+
+    name = model.graph.input[0].name
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter(data)
+
+        def get_next(self):
+            x = next(self._it, None)
+            return None if x is None else {name: x[None].astype(np.float32)}
+
+    return Reader()
+
+
+def _through_files(model, fn: Callable[[str, str], None]):
+    """onnxruntime's quantizer works on paths: round-trip through a temporary folder."""
+    import onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = str(Path(tmp) / "in.onnx"), str(Path(tmp) / "out.onnx")
+        onnx.save(model, src)
+        fn(src, dst)
+        return _finish(onnx.load(dst))
+
+
+def _require_quantizable(model) -> None:
+    reason = ml_operator_reason(model)
+    if reason:
+        raise NotApplicable(reason)
+
+
+def level_fp32(model, calibration):
+    return model
+
+
+def level_fp16(model, calibration):
+    if ml_operator_reason(model):
+        raise NotApplicable(f"{_ml_phrase(model)} with no float16 kernels in onnxruntime; "
+                            "a float16 graph would only wrap them in casts")
+    from onnxconverter_common import float16
+
+    return _finish(float16.convert_float_to_float16(model, keep_io_types=True))
+
+
+def level_dynamic_int8(model, calibration):
+    _require_quantizable(model)
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    return _through_files(model, lambda s, d: quantize_dynamic(s, d, weight_type=QuantType.QInt8))
+
+
+def _static(activation_type_name: str, extra: dict):
+    def level(model, calibration):
+        _require_quantizable(model)
+        from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+        def run(src, dst):
+            quantize_static(src, dst, _calibration_reader(model, calibration), quant_format=QuantFormat.QDQ,
+                            activation_type=getattr(QuantType, activation_type_name),
+                            weight_type=QuantType.QInt8, per_channel=True,
+                            calibrate_method=CalibrationMethod.MinMax, extra_options=extra)
+
+        return _through_files(model, run)
+
+    return level
+
+
+# One function per quantization level (keys of pipeline.export.levels.QUANTIZATION_LEVELS).
+ONNX_LEVELS = {
+    "fp32": level_fp32,
+    "fp16": level_fp16,
+    "dynamic_int8": level_dynamic_int8,
+    "int8": _static("QInt8", {}),
+    # int16 activations need the com.microsoft Q/DQ operators below opset 21
+    "int16x8": _static("QInt16", {"UseQDQContribOps": True}),
+}
+
+
+def io_spec(model_bytes: bytes) -> tuple[dict, dict]:
+    """Input and output tensor descriptions, read back from the built file with onnxruntime."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    return _describe(sess.get_inputs()[0]), _describe(_probabilities_output(sess))
+
+
+def _probabilities_output(sess):
+    outs = sess.get_outputs()
+    floats = [o for o in outs if o.type in ("tensor(float)", "tensor(float16)")]
+    return floats[-1] if floats else outs[0]
+
+
+def _describe(node) -> dict:
+    dtype = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64"}.get(node.type, node.type)
+    return {"name": node.name, "shape": [d if isinstance(d, int) else 1 for d in node.shape], "dtype": dtype,
+            "scale": None, "zero_point": None}

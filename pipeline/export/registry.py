@@ -1,0 +1,76 @@
+"""(model family, format) -> converter. A converter builds one quantization level of one
+model or raises NotApplicable with the reason that goes into the report."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from pipeline.export import onnx as onnx_export
+from pipeline.export import tflite as tflite_export
+from pipeline.export.common import Built, NotApplicable, Source
+
+Converter = Callable[[Source, str], Built]
+
+
+def _onnx(fp32_builder):
+    cache: dict[str, object] = {}  # the fp32 graph is the input of every level: build it once per source
+
+    def convert(source: Source, level: str) -> Built:
+        if source.name not in cache:
+            cache[source.name] = fp32_builder(source)
+        try:
+            model = onnx_export.ONNX_LEVELS[level](cache[source.name], source.calibration)
+        except NotApplicable:
+            raise
+        except Exception as err:
+            if level == "fp32":
+                raise
+            raise NotApplicable(f"onnxruntime's tools failed to build this level: {_first_line(err)}") from err
+        data = model.SerializeToString()
+        return Built(data, *_loaded_spec(onnx_export.io_spec, data, "onnxruntime", level))
+
+    return convert
+
+
+def _tflite(source: Source, level: str) -> Built:
+    data = tflite_export.convert_tflite(source, level)
+    return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level))
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"[:300]
+
+
+def _loaded_spec(io_spec, data: bytes, runtime: str, level: str):
+    """Read the I/O description back by loading the file: a built file its runtime rejects is not a variant."""
+    try:
+        return io_spec(data)
+    except Exception as err:
+        if level == "fp32":
+            raise
+        raise NotApplicable(f"the {level} file was built but {runtime} cannot load it: {_first_line(err)}") from err
+
+
+def _not_applicable(reason: str) -> Converter:
+    def convert(source: Source, level: str) -> Built:
+        raise NotApplicable(reason)
+
+    return convert
+
+
+CONVERTERS: dict[tuple[str, str], Converter] = {
+    ("keras", "tflite"): _tflite,
+    ("keras", "onnx"): _onnx(onnx_export.fp32_from_keras),
+    ("sklearn", "onnx"): _onnx(onnx_export.fp32_from_sklearn),
+    ("sklearn", "tflite"): _not_applicable(
+        "scikit-learn has no TFLite converter (TFLite takes TensorFlow graphs); ship its ONNX variant instead"),
+}
+
+
+def variant_id(model: str, fmt: str, level: str) -> str:
+    return f"{model}.{fmt}.{level}"
+
+
+def convert(source: Source, fmt: str, level: str) -> Built:
+    return CONVERTERS[(source.family, fmt)](source, level)

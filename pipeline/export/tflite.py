@@ -1,0 +1,75 @@
+"""TFLite converters: one function per quantization level, each configuring the TF converter."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.export.common import Source
+
+
+def _representative(calibration: np.ndarray):
+    def gen():
+        for x in calibration:
+            yield [x[None].astype(np.float32)]
+
+    return gen
+
+
+def level_fp32(conv, tf, calibration):
+    pass
+
+
+def level_fp16(conv, tf, calibration):
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.target_spec.supported_types = [tf.float16]
+
+
+def level_dynamic_int8(conv, tf, calibration):
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+
+
+def level_int8(conv, tf, calibration):
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = _representative(calibration)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8   # the app quantizes its input with the sidecar's scale/zero point
+    conv.inference_output_type = tf.int8
+
+
+def level_int16x8(conv, tf, calibration):
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = _representative(calibration)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+
+
+# One function per quantization level (keys of pipeline.export.levels.QUANTIZATION_LEVELS).
+TFLITE_LEVELS = {
+    "fp32": level_fp32,
+    "fp16": level_fp16,
+    "dynamic_int8": level_dynamic_int8,
+    "int8": level_int8,
+    "int16x8": level_int16x8,
+}
+
+
+def convert_tflite(source: Source, level: str) -> bytes:
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(source.saved_model_dir))
+    TFLITE_LEVELS[level](conv, tf, source.calibration)
+    return conv.convert()
+
+
+def io_spec(model_bytes: bytes) -> tuple[dict, dict]:
+    """Input and output tensor descriptions, read back from the built flatbuffer with LiteRT."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=model_bytes)
+    return _describe(it.get_input_details()[0]), _describe(it.get_output_details()[0])
+
+
+def _describe(d: dict) -> dict:
+    scale, zero_point = d["quantization"]
+    quantized = np.dtype(d["dtype"]).kind in "iu" and scale != 0
+    return {"name": d["name"], "shape": [int(s) for s in d["shape"]], "dtype": np.dtype(d["dtype"]).name,
+            "scale": float(scale) if quantized else None, "zero_point": int(zero_point) if quantized else None}

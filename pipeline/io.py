@@ -1,0 +1,154 @@
+"""Files: atomic writes, deterministic containers, hashing.
+
+Every output goes through `atomic_write_bytes` (temporary file in the same
+folder, fsync, rename), so a stage killed halfway never leaves a file that
+looks complete. Containers (npz, zip) are written with fixed timestamps and a
+fixed member order, so the same content gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: Path | str, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n"
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_json(path: Path | str, obj: Any) -> Path:
+    return atomic_write_text(path, to_json(obj))
+
+
+def read_json(path: Path | str) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_csv(path: Path | str, rows: Iterable[Mapping[str, Any]], fieldnames: list[str]) -> Path:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fieldnames, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return atomic_write_text(path, buf.getvalue())
+
+
+def read_csv(path: Path | str) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def zip_bytes(members: Mapping[str, bytes]) -> bytes:
+    """A zip whose bytes depend only on the members (sorted names, fixed dates)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in sorted(members):
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, members[name])
+    return buf.getvalue()
+
+
+def normalize_zip(data: bytes) -> bytes:
+    """Rewrite a zip (skops, npz) so that timestamps and order do not vary between runs."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return zip_bytes({n: zf.read(n) for n in zf.namelist()})
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    members = {}
+    for name, arr in arrays.items():
+        b = io.BytesIO()
+        np.lib.format.write_array(b, np.asarray(arr), allow_pickle=False)
+        members[f"{name}.npy"] = b.getvalue()
+    return zip_bytes(members)
+
+
+def write_npz(path: Path | str, arrays: Mapping[str, np.ndarray]) -> Path:
+    return atomic_write_bytes(path, npz_bytes(arrays))
+
+
+def read_npz(path: Path | str) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path | str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def replace_dir(path: Path | str, files: Mapping[str, bytes]) -> Path:
+    """Write a whole output folder atomically: build it beside, then swap it in."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        for rel, data in files.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(staging, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return path

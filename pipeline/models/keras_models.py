@@ -1,0 +1,99 @@
+"""A DS-CNN-like Keras classifier over the MFCC matrix: build, train, save without pickle.
+
+The model takes the (n_mfcc, frames) matrix exactly as the features stage writes
+it; normalisation (adapted on the training split) and the channel axis live
+inside the model, so every exported artefact carries them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+
+def configure_determinism(seed: int) -> None:
+    """Same seed -> same weights, bit for bit: seeded RNGs, deterministic kernels, one thread."""
+    import os
+
+    os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # already initialised in this process; determinism is still enforced above
+
+
+def build_dscnn(input_shape: tuple[int, int], n_classes: int, filters: int, blocks: int, dropout: float,
+                X_train: np.ndarray):
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=input_shape, name="mfcc")
+    norm = layers.Normalization(axis=1, name="normalize")  # one mean/variance per MFCC coefficient
+    norm.adapt(X_train)
+    x = norm(inputs)
+    x = layers.Reshape((*input_shape, 1))(x)
+    x = layers.Conv2D(filters, (3, 3), strides=(2, 2), padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    for i in range(blocks):
+        x = layers.DepthwiseConv2D((3, 3), padding="same", use_bias=False, name=f"dw{i}")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.Conv2D(filters, (1, 1), use_bias=False, name=f"pw{i}")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="dscnn")
+
+
+def train(model, X_train, y_train, X_val, y_val, *, epochs: int, batch_size: int, learning_rate: float,
+          on_epoch=None) -> dict[str, list[float]]:
+    import keras
+
+    class _Progress(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if on_epoch:
+                on_epoch(epoch + 1, epochs, logs or {})
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(X_train, y_train, validation_data=(X_val, y_val), epochs=epochs, batch_size=batch_size,
+                        shuffle=True, verbose=0, callbacks=[_Progress()])
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def weights_arrays(model) -> dict[str, np.ndarray]:
+    return {f"w{i:03d}": w for i, w in enumerate(model.get_weights())}
+
+
+def architecture_json(model) -> str:
+    return json.dumps(json.loads(model.to_json()), indent=1, sort_keys=True) + "\n"
+
+
+def load(architecture: str, weights: dict[str, np.ndarray]):
+    import keras
+
+    model = keras.models.model_from_json(architecture)
+    model.set_weights([weights[k] for k in sorted(weights)])
+    return model
+
+
+def export_saved_model(model, path: str) -> None:
+    """A SavedModel with a fixed (1, n_mfcc, frames) signature: the converters' common input."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((1, *model.input_shape[1:]), tf.float32, name="mfcc")
+    model.export(path, format="tf_saved_model", input_signature=[spec], verbose=False)
+
+
+def count_params(model) -> int:
+    return int(model.count_params())

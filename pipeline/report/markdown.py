@@ -1,0 +1,83 @@
+"""Table rows -> Markdown (reports/report.md), with the units and labels spelt out."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+def _num(v, fmt: str) -> str:
+    return "–" if v is None else format(v, fmt)
+
+
+def _kb(v) -> str:
+    return _num(None if v is None else v / 1024, ",.1f")
+
+
+def _pct(v) -> str:
+    return _num(None if v is None else 100 * v, ".1f") + ("" if v is None else "%")
+
+
+def _pts(v) -> str:
+    return "–" if v is None else f"{100 * v:+.1f} pts"
+
+
+def _x(v) -> str:
+    return _num(v, ".2f") + ("" if v is None else "×")
+
+
+Column = tuple[str, str, Callable]
+
+HOST_COLUMNS: list[Column] = [
+    ("Variant", "variant", str),
+    ("Size (KB)", "size_bytes", _kb),
+    ("Size vs fp32", "size_vs_fp32", _x),
+    ("Accuracy", "accuracy", _pct),
+    ("Δ accuracy vs fp32", "accuracy_change_vs_fp32", _pts),
+    ("Agreement with source", "agreement", _pct),
+    ("p50 (µs)", "latency_p50_us", lambda v: _num(v, ",.1f")),
+    ("Speed-up vs fp32", "speedup_vs_fp32", _x),
+]
+
+TARGET_COLUMNS: list[Column] = [
+    ("Variant", "variant", str),
+    ("Instructions / inference", "instructions_per_inference", lambda v: _num(v, ",d")),
+    ("vs fp32", "instructions_vs_fp32", _x),
+    ("Estimated device latency (µs, estimate)", "estimated_device_latency_us", lambda v: _num(v, ",.1f")),
+    ("Emulated p50 (µs, QEMU wall time)", "emulated_latency_p50_us", lambda v: _num(v, ",.0f")),
+    ("Top-1 agreement with host", "host_agreement", _pct),
+]
+
+
+def table(rows: list[dict], columns: list[Column]) -> str:
+    head = "| " + " | ".join(c[0] for c in columns) + " |"
+    sep = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|"
+    body = ["| " + " | ".join(f(row.get(key)) for _, key, f in columns) + " |" for row in rows]
+    return "\n".join([head, sep, *body])
+
+
+def render(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_applicable: list[dict],
+           threads: int) -> str:
+    out = ["# Deployment report", "",
+           f"Host CPU, {threads} thread(s). Latency: single-sample calls after warm-up, median (p50) in µs. "
+           "Ratios compare each variant with the fp32 variant of the same model and format, measured in the same run.",
+           "", "## Host", "", table(host, HOST_COLUMNS), ""]
+    for name, (target, rows) in targets.items():
+        out += [f"## {name} (emulated)", "",
+                f"QEMU user mode, `-cpu {target['cpu']}`. Instructions are counted exactly inside the inference "
+                f"region (deterministic). The device latency is an **estimate**: instructions / "
+                f"(IPC {target['ipc']} × {target['clock_ghz']} GHz), both nominal figures from params.yaml. "
+                "Emulated p50 is wall time under QEMU on this host, **not** device time.", ""]
+        ok = [r for r in rows if r["status"] == "ok"]
+        out += [table(ok, TARGET_COLUMNS) if ok else "_No variant ran on this target._", ""]
+        mism = [r for r in ok if r["host_mismatches"]]
+        if mism:
+            out += ["Outputs differing from the host: " + ", ".join(
+                f"{r['variant']} ({r['host_mismatches']} clips)" for r in mism), ""]
+        skipped = [r for r in rows if r["status"] != "ok"]
+        if skipped:
+            out += [f"Skipped: {skipped[0]['reason']}", ""]
+    if not_applicable:
+        out += ["## Not applicable", "", "| Variant | Why it cannot be built |", "|---|---|"]
+        out += [f"| {r['variant']} | {r['reason']} |" for r in not_applicable]
+        out.append("")
+    return "\n".join(out)

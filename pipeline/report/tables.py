@@ -1,0 +1,134 @@
+"""Benchmark results -> the metrics dict (reports/metrics.json) and table rows with ratios vs fp32.
+
+Pure functions: they take parsed JSON and return data; the report stage does the files.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+HOST_FIELDS = ("latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_mean_us", "latency_std_us",
+               "load_ms", "peak_rss_mb")
+REFERENCE_LEVEL = "fp32"
+
+
+class StaleResults(ValueError):
+    """A variant was built but its benchmark result is missing: run the benchmark stage."""
+
+
+def split_id(vid: str) -> tuple[str, str, str]:
+    model, fmt, level = vid.split(".")
+    return model, fmt, level
+
+
+def host_target_entry(b: dict) -> dict:
+    rec = b["record"]
+    return {"status": "ok", **{k: rec[k] for k in HOST_FIELDS}}
+
+
+def emulated_target_entry(b: dict, host_predictions: list[int]) -> dict:
+    if b["status"] != "ok":
+        return {"status": b["status"], "reason": b["reason"]}
+    rec = b["record"]
+    pred, host = np.asarray(rec["predictions"]), np.asarray(host_predictions)
+    return {
+        "status": "ok",
+        "instructions_per_inference": b["instructions_per_inference"],
+        "emulated_latency_p50_us": rec["latency_p50_us"],
+        "estimated_device_latency_us": b["estimated_device_latency_us"],
+        "host_agreement": round(float(np.mean(pred == host)), 6),
+        "host_mismatches": int(np.sum(pred != host)),
+    }
+
+
+def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], emulated: list[str]) -> dict:
+    """indexes: level -> convert index; bench: target -> level -> benchmark entries."""
+    metrics: dict[str, dict] = {}
+    for level, index in indexes.items():
+        for vid, entry in sorted(index.items()):
+            model, fmt, lvl = split_id(vid)
+            m = {"model": model, "format": fmt, "quantization": lvl, "status": entry["status"]}
+            if entry["status"] != "ok":
+                metrics[vid] = {**m, "reason": entry["reason"]}
+                continue
+            host = bench.get("host", {}).get(level, {}).get(vid)
+            if host is None:
+                raise StaleResults(f"{vid} was built but has no host benchmark result (run: dvc repro)")
+            m.update(size_bytes=entry["size_bytes"], accuracy=host["accuracy"], agreement=host["agreement"],
+                     host=host_target_entry(host))
+            for target in emulated:
+                b = bench.get(target, {}).get(level, {}).get(vid)
+                if b is None:
+                    raise StaleResults(f"{vid} has no result for target {target} (run: dvc repro)")
+                m[target] = emulated_target_entry(b, host["record"]["predictions"])
+            metrics[vid] = m
+    return metrics
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0 or (isinstance(a, float) and math.isnan(a)):
+        return None
+    return a / b
+
+
+def reference_of(metrics: dict, vid: str) -> dict | None:
+    model, fmt, _ = split_id(vid)
+    ref = metrics.get(f"{model}.{fmt}.{REFERENCE_LEVEL}")
+    return ref if ref and ref["status"] == "ok" else None
+
+
+def ordered(metrics: dict) -> list[tuple[str, dict]]:
+    """Variants grouped by model and format, levels in registry order (fp32 first)."""
+    from pipeline.export.levels import QUANTIZATION_LEVELS
+
+    order = list(QUANTIZATION_LEVELS)
+    return sorted(metrics.items(), key=lambda kv: (kv[1]["model"], kv[1]["format"],
+                                                   order.index(kv[1]["quantization"])))
+
+
+def host_rows(metrics: dict) -> list[dict]:
+    rows = []
+    for vid, m in ordered(metrics):
+        if m["status"] != "ok":
+            continue
+        ref = reference_of(metrics, vid)
+        p50 = m["host"]["latency_p50_us"]
+        rows.append({
+            "variant": vid, "model": m["model"], "format": m["format"], "quantization": m["quantization"],
+            "size_bytes": m["size_bytes"], "size_vs_fp32": _ratio(m["size_bytes"], ref and ref["size_bytes"]),
+            "accuracy": m["accuracy"],
+            "accuracy_change_vs_fp32": None if ref is None else m["accuracy"] - ref["accuracy"],
+            "agreement": m["agreement"], "latency_p50_us": p50, "latency_p99_us": m["host"]["latency_p99_us"],
+            "speedup_vs_fp32": _ratio(ref and ref["host"]["latency_p50_us"], p50),
+            "load_ms": m["host"]["load_ms"], "peak_rss_mb": m["host"]["peak_rss_mb"],
+        })
+    return rows
+
+
+def target_rows(metrics: dict, target: str) -> list[dict]:
+    rows = []
+    for vid, m in ordered(metrics):
+        t = m.get(target)
+        if m["status"] != "ok" or t is None:
+            continue
+        if t["status"] != "ok":
+            rows.append({"variant": vid, "status": t["status"], "reason": t["reason"]})
+            continue
+        ref = reference_of(metrics, vid)
+        ref_t = ref.get(target) if ref else None
+        ref_ok = ref_t if ref_t and ref_t["status"] == "ok" else None
+        rows.append({
+            "variant": vid, "status": "ok", "instructions_per_inference": t["instructions_per_inference"],
+            "instructions_vs_fp32": _ratio(t["instructions_per_inference"],
+                                           ref_ok and ref_ok["instructions_per_inference"]),
+            "estimated_device_latency_us": t["estimated_device_latency_us"],
+            "emulated_latency_p50_us": t["emulated_latency_p50_us"],
+            "host_agreement": t["host_agreement"], "host_mismatches": t["host_mismatches"],
+        })
+    return rows
+
+
+def not_applicable_rows(metrics: dict) -> list[dict]:
+    return [{"variant": vid, "reason": m["reason"]} for vid, m in ordered(metrics) if m["status"] != "ok"]

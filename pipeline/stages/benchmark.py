@@ -1,0 +1,97 @@
+"""Stage benchmark@<target>-<level>: variants of one level -> reports/bench/<target>/<level>.json.
+
+Per built variant: size, accuracy on the test split, top-1 agreement with its
+unconverted source model, and the harness record measured on the target. On an
+emulated target also the instruction count and agreement with the host's outputs.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import io as pio
+from pipeline.export.formats import FORMATS
+from pipeline.log import info
+from pipeline.models.evaluate import accuracy, agreement
+from pipeline.params import Params
+from pipeline.stages.convert import INDEX, VARIANTS_DIR
+from pipeline.stages.features import FEATURES
+from pipeline.stages.train_keras import KERAS_DIR
+from pipeline.stages.train_sklearn import SKLEARN_DIR
+from pipeline.targets.qemu import TargetUnavailable
+from pipeline.targets.registry import TARGET_KINDS, is_emulated
+
+BENCH_DIR = Path("reports/bench")
+
+
+def bench_path(target: str, level: str) -> Path:
+    return BENCH_DIR / target / f"{level}.json"
+
+
+def reference_predictions(model: str) -> np.ndarray:
+    ref = (KERAS_DIR if model == "keras" else SKLEARN_DIR / model) / "reference.npz"
+    return pio.read_npz(ref)["pred_test"]
+
+
+def harness_spec(p: Params, level: str, inputs: Path) -> dict:
+    index = pio.read_json(VARIANTS_DIR / level / INDEX)
+    jobs = []
+    for vid, entry in sorted(index.items()):
+        if entry["status"] != "ok":
+            continue
+        meta = pio.read_json(VARIANTS_DIR / level / entry["sidecar"])
+        jobs.append({"id": vid, "runtime": FORMATS[meta["format"]].runtime, "inputs": str(inputs.resolve()),
+                     "artefact": str((VARIANTS_DIR / level / entry["file"]).resolve()), "input": meta["input"],
+                     "model": meta["model"], "size_bytes": meta["size_bytes"]})
+    b = p.benchmark
+    return {"threads": b.threads, "warmup": b.warmup, "runs": b.runs, "load_repeats": b.load_repeats,
+            "count_runs": 0, "jobs": jobs}
+
+
+def host_entry(job: dict, record: dict, y: np.ndarray) -> dict:
+    pred = np.asarray(record["predictions"])
+    return {"model": job["model"], "size_bytes": job["size_bytes"], "accuracy": round(accuracy(pred, y), 6),
+            "agreement": round(agreement(pred, reference_predictions(job["model"])), 6), "record": record}
+
+
+def emulated_entry(job: dict, record: dict, y: np.ndarray, target) -> dict:
+    """Agreement with the host's outputs is computed by the report, which sees both files."""
+    pred = np.asarray(record["predictions"])
+    instructions = record["instructions_per_inference"]
+    return {"model": job["model"], "accuracy": round(accuracy(pred, y), 6),
+            "instructions_per_inference": instructions,
+            "estimated_device_latency_us": round(instructions / (target.ipc * target.clock_ghz * 1e3), 3),
+            "record": record}
+
+
+def run(p: Params, target_name: str, level: str) -> None:
+    if target_name not in p.targets:
+        raise ValueError(f"target '{target_name}' is not in params.yaml targets: {list(p.targets)}")
+    target = p.targets[target_name]
+    d = pio.read_npz(FEATURES)
+    out_path = bench_path(target_name, level)
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = Path(tmp) / "X_test.npy"
+        np.save(inputs, d["X_test"])
+        spec = harness_spec(p, level, inputs)
+        info(f"benchmark@{target_name}-{level}: {len(spec['jobs'])} variants")
+        try:
+            records = TARGET_KINDS[target.kind](target, spec, Path(tmp))
+        except Exception as err:
+            if isinstance(err, TargetUnavailable) and not target.required:
+                info(f"benchmark@{target_name}-{level}: skipped: {err}")
+                pio.write_json(out_path, {j["id"]: {"status": "skipped", "reason": str(err)} for j in spec["jobs"]})
+                return
+            raise
+    if is_emulated(target):
+        entries = {j["id"]: emulated_entry(j, records[j["id"]], d["y_test"], target) for j in spec["jobs"]}
+    else:
+        entries = {j["id"]: host_entry(j, records[j["id"]], d["y_test"]) for j in spec["jobs"]}
+    for vid, e in entries.items():
+        e["status"] = "ok"
+        info(f"benchmark@{target_name}-{level}: {vid}: acc {e['accuracy']:.3f} "
+             f"p50 {e['record']['latency_p50_us']:.1f} us")
+    pio.write_json(out_path, entries)

@@ -1,0 +1,34 @@
+"""The host target: the harness in this machine's Python, one process per variant
+(so that each variant's peak RSS is its own)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where the pipeline package lives
+
+
+def harness_env(threads: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "TF_", "PYTHONHASHSEED"))}
+    env.update(OMP_NUM_THREADS=str(threads), PYTHONHASHSEED="0", PYTHONPATH=str(PROJECT_ROOT))
+    return env
+
+
+def run_harness_host(spec: dict, workdir: Path) -> dict[str, dict]:
+    records = {}
+    for job in spec["jobs"]:
+        one = {**spec, "jobs": [job], "count_runs": 0}
+        with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+            jobs, out = Path(tmp) / "jobs.json", Path(tmp) / "out.json"
+            jobs.write_text(json.dumps(one))
+            res = subprocess.run([sys.executable, "-m", "pipeline.bench.harness", str(jobs), str(out)],
+                                 capture_output=True, text=True, env=harness_env(spec["threads"]))
+            if res.returncode != 0:
+                raise RuntimeError(f"benchmark of {job['id']} on host failed:\n{res.stderr[-3000:]}")
+            records.update(json.loads(out.read_text())["records"])
+    return records
