@@ -1,0 +1,49 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PROFILES = ROOT / "tests" / "profiles"
+# What a clean clone holds: the tracked sources, never the workspace's outputs.
+COPIED = ["pipeline", "scripts", "native", "dvc.yaml", "params.yaml", "gates.yaml", "pyproject.toml", ".dvc/config",
+          ".dvcignore", ".gitignore"]
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, **kw)
+    if check and res.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}")
+    return res
+
+
+def make_project(dest: Path, profile: str = "tiny.yaml") -> Path:
+    """A fresh git + DVC repo holding the project's sources and the given params profile."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        src = ROOT / name
+        if not src.exists():
+            continue
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    shutil.copy2(PROFILES / profile, dest / "params.yaml")
+    run(["git", "init", "-q"], dest)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], dest)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"], dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory) -> Path:
+    """The tiny profile, built once by `dvc repro` from a fresh repo, shared by the end-to-end tests."""
+    project = make_project(tmp_path_factory.mktemp("e2e") / "repo")
+    run(["dvc", "repro"], project, timeout=1800)
+    return project

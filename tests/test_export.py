@@ -1,0 +1,65 @@
+"""Converters on tiny scikit-learn models: what builds, what is not applicable and why, and that it agrees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.export.common import NotApplicable, Source
+from pipeline.export.registry import convert
+from pipeline.models import sklearn_models as skm
+from pipeline.params import MLPSpec, LogisticRegressionSpec, RandomForestSpec
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 30)
+    X = (rng.normal(size=(90, 8, 32)) + y[:, None, None]).astype(np.float32)
+    return X, y
+
+
+def source(spec, data):
+    X, y = data
+    model = skm.fit_classifier(spec, 0, X, y)
+    return Source(spec.type, "sklearn", skm.flatten(X[:20]), model=model), model
+
+
+def run_onnx(built, X):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(built.data, providers=["CPUExecutionProvider"])
+    return np.array([sess.run([built.output["name"]], {built.input["name"]: x[None]})[0].argmax()
+                     for x in skm.flatten(X)])
+
+
+def test_mlp_onnx_levels_agree_with_source(data):
+    X, _ = data
+    src, model = source(MLPSpec(type="mlp", hidden_layer_sizes=(128,), max_iter=200), data)
+    ref = model.predict(skm.flatten(X))
+    sizes = {}
+    for level in ("fp32", "dynamic_int8", "int8"):
+        built = convert(src, "onnx", level)
+        sizes[level] = len(built.data)
+        assert built.input["shape"] == [1, 256] and built.input["dtype"] == "float32"
+        agreement = np.mean(run_onnx(built, X) == ref)
+        assert agreement >= (1.0 if level == "fp32" else 0.9), (level, agreement)
+    assert sizes["int8"] < sizes["fp32"] and sizes["dynamic_int8"] < sizes["fp32"]
+
+
+@pytest.mark.parametrize("spec,op", [
+    (LogisticRegressionSpec(type="logistic_regression"), "LinearClassifier"),
+    (RandomForestSpec(type="random_forest", n_estimators=3, max_depth=3), "TreeEnsembleClassifier"),
+])
+def test_ml_operator_graphs_are_not_quantized(spec, op, data):
+    src, _ = source(spec, data)
+    assert len(convert(src, "onnx", "fp32").data) > 0
+    for level in ("fp16", "dynamic_int8", "int8", "int16x8"):
+        with pytest.raises(NotApplicable, match=op):
+            convert(src, "onnx", level)
+
+
+def test_sklearn_has_no_tflite(data):
+    src, _ = source(LogisticRegressionSpec(type="logistic_regression"), data)
+    with pytest.raises(NotApplicable, match="no TFLite converter"):
+        convert(src, "tflite", "fp32")

@@ -1,0 +1,75 @@
+"""Bad params stop every stage before any work, with the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import PROFILES, ROOT, run
+from pipeline import io as pio
+from pipeline.params import ParamsError, load_params, parse_params
+
+GOOD = yaml.safe_load((PROFILES / "tiny.yaml").read_text())
+
+
+def with_change(path: str, value) -> dict:
+    raw = copy.deepcopy(GOOD)
+    *parents, last = path.split(".")
+    node = raw
+    for key in parents:
+        node = node[key]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[last] = value
+    return raw
+
+
+def test_default_and_tiny_profiles_are_valid():
+    assert load_params(ROOT / "params.yaml").data.sample_rate == 16000
+    p = parse_params(GOOD)
+    assert list(p.quantization) == ["fp32", "fp16", "dynamic_int8", "int8", "int16x8"]
+
+
+@pytest.mark.parametrize("path,value,expected", [
+    ("quantization.int4", {}, ["quantization", "int4", "allowed", "int16x8"]),
+    ("data.sample_rate", -16000, ["data.sample_rate", "-16000", "greater than 0"]),
+    ("features.n_mfc", 20, ["features.n_mfc", "unknown key"]),
+    ("keras.epochs", "ten", ["keras.epochs", "'ten'", "integer"]),
+    ("data.source", "youtube", ["data.source", "youtube", "synthetic", "folder"]),
+    ("formats", ["onnx", "coreml"], ["formats", "coreml", "allowed"]),
+    ("features.fmax", 12000.0, ["features.fmax", "12000", "Nyquist"]),
+    ("data.difficulty.snr_db", [30.0, 10.0], ["data.difficulty.snr_db", "low <= high"]),
+    ("sklearn.logreg.type", "svm", ["sklearn.logreg", "svm"]),
+    ("targets.host", KeyError, ["targets", "host"]),
+])
+def test_bad_values_are_named(path, value, expected):
+    with pytest.raises(ParamsError) as err:
+        parse_params(with_change(path, value))
+    for text in expected:
+        assert text in str(err.value), f"{text!r} missing from: {err.value}"
+
+
+def test_bad_params_stop_the_stage_and_touch_nothing(tmp_path: Path):
+    shutil.copytree(ROOT / "pipeline", tmp_path / "pipeline")
+    out = tmp_path / "data/manifest.csv"
+    pio.atomic_write_text(out, "path,label,split\nkeep,me,train\n")
+    before = out.read_bytes()
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(with_change("quantization.int4", {})))
+    res = run([str(ROOT / ".venv/bin/python"), "-m", "pipeline", "synthesize"], tmp_path, check=False)
+    assert res.returncode == 2
+    assert "quantization" in res.stderr and "int4" in res.stderr and "allowed" in res.stderr
+    assert out.read_bytes() == before
+    assert not (tmp_path / "data/audio").exists()
+
+
+def test_missing_and_malformed_files(tmp_path: Path):
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("seed: [1,\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(tmp_path / "bad.yaml")

@@ -1,0 +1,121 @@
+"""End to end: `dvc repro` on the tiny profile in a fresh git repo, then every artefact and metric is checked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import run
+from pipeline import io as pio
+
+pytestmark = pytest.mark.e2e
+
+MODELS = ["keras", "logreg", "mlp", "random_forest"]
+LEVELS = ["fp32", "fp16", "dynamic_int8", "int8", "int16x8"]
+FORMATS = ["onnx", "tflite"]
+HOST_FIELDS = ["latency_p50_us", "latency_p90_us", "latency_p99_us", "load_ms", "peak_rss_mb"]
+# Built on every machine with the pinned stack; everything else must be not_applicable with a reason.
+EXPECTED_BUILT = ({f"keras.{f}.{q}" for f in FORMATS for q in LEVELS}
+                  | {f"{m}.onnx.fp32" for m in ("logreg", "mlp", "random_forest")}
+                  | {f"mlp.onnx.{q}" for q in ("dynamic_int8", "int8", "int16x8")})
+
+
+def tracked_outputs(project: Path) -> dict[str, str]:
+    files = {}
+    for top in ("data", "models"):
+        for p in sorted((project / top).rglob("*")):
+            if p.is_file() and p.name != ".gitignore":
+                files[str(p.relative_to(project))] = pio.sha256_file(p)
+    return files
+
+
+def test_data_and_features(built_project: Path):
+    manifest = pio.read_csv(built_project / "data/manifest.csv")
+    assert len(manifest) == 5 * 12
+    assert {r["split"] for r in manifest} == {"train", "val", "test"}
+    for label in ["speech", "rock", "jazz", "electronic", "classical"]:
+        splits = [r["split"] for r in manifest if r["label"] == label]
+        assert splits.count("test") == 3 and splits.count("val") == 2
+    assert all((built_project / "data/audio" / r["path"]).is_file() for r in manifest)
+    f = pio.read_npz(built_project / "data/features.npz")
+    assert f["X_train"].shape == (35, 20, 51) and f["X_test"].shape == (15, 20, 51)
+    assert f["X_train"].dtype == np.float32 and np.isfinite(f["X_train"]).all()
+    assert list(f["labels"]) == ["speech", "rock", "jazz", "electronic", "classical"]
+
+
+def test_models_saved_without_pickle(built_project: Path):
+    from pipeline.models import sklearn_models as skm
+
+    for name in ("logreg", "random_forest", "mlp"):
+        data = (built_project / "models/sklearn" / name / "model.skops").read_bytes()
+        model = skm.loads(data)
+        X = pio.read_npz(built_project / "data/features.npz")["X_test"]
+        ref = pio.read_npz(built_project / "models/sklearn" / name / "reference.npz")["pred_test"]
+        assert np.array_equal(model.predict(skm.flatten(X)), ref)
+    assert (built_project / "models/keras/weights.npz").is_file()
+    history = pio.read_csv(built_project / "reports/plots/keras_history.csv")
+    assert [int(r["epoch"]) for r in history] == [1, 2]
+
+
+def test_every_variant_built_or_explained(built_project: Path):
+    metrics = json.loads((built_project / "reports/metrics.json").read_text())
+    assert set(metrics) == {f"{m}.{f}.{q}" for m in MODELS for f in FORMATS for q in LEVELS}
+    built = {vid for vid, m in metrics.items() if m["status"] == "ok"}
+    assert built == EXPECTED_BUILT
+    for vid, m in metrics.items():
+        model, fmt, level = vid.split(".")
+        assert (m["model"], m["format"], m["quantization"]) == (model, fmt, level)
+        if m["status"] != "ok":
+            assert m["status"] == "not_applicable" and len(m["reason"]) > 20
+            continue
+        folder = built_project / "models/variants" / level / vid
+        artefact = folder / f"{vid}.{fmt}"
+        sidecar = json.loads((folder / f"{vid}.json").read_text())
+        assert m["size_bytes"] == artefact.stat().st_size == sidecar["size_bytes"]
+        assert sidecar["sha256"] == pio.sha256_file(artefact)
+        assert sidecar["labels"] == ["speech", "rock", "jazz", "electronic", "classical"]
+        assert sidecar["features"]["n_mfcc"] == 20 and sidecar["input"]["name"]
+        assert 0 <= m["accuracy"] <= 1 and 0 <= m["agreement"] <= 1
+        assert all(m["host"][k] > 0 for k in HOST_FIELDS)
+        assert m["host"]["latency_p50_us"] <= m["host"]["latency_p99_us"]
+        if level == "fp32":
+            assert m["agreement"] == 1.0, f"{vid}: fp32 must match its source model"
+    int8 = json.loads((built_project / "models/variants/int8/keras.tflite.int8/keras.tflite.int8.json").read_text())
+    assert int8["input"]["dtype"] == "int8" and int8["input"]["scale"] > 0
+    assert "TreeEnsembleClassifier" in metrics["random_forest.onnx.int8"]["reason"]
+
+
+def test_reports(built_project: Path):
+    md = (built_project / "reports/report.md").read_text()
+    metrics = json.loads((built_project / "reports/metrics.json").read_text())
+    for vid, m in metrics.items():
+        assert f"| {vid} |" in md
+    html = (built_project / "reports/report.html").read_text()
+    assert html.count("<svg") >= 3 and "<script" not in html and "http://" not in html.split("<svg")[0]
+    sizes = pio.read_csv(built_project / "reports/plots/size_accuracy.csv")
+    assert {r["variant"] for r in sizes} == EXPECTED_BUILT
+
+
+def test_noop_repro_and_one_level_change(built_project: Path):
+    assert "up to date" in run(["dvc", "status"], built_project).stdout
+    params = yaml.safe_load((built_project / "params.yaml").read_text())
+    params["quantization"]["int8"]["calibration_samples"] = 8
+    (built_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        changed = set(json.loads(run(["dvc", "status", "--json"], built_project).stdout))
+        assert changed == {"convert@int8", "benchmark@host-int8", "report"}
+    finally:
+        run(["git", "checkout", "params.yaml"], built_project)
+
+
+def test_same_params_give_identical_artefacts(built_project: Path):
+    before = tracked_outputs(built_project)
+    assert any(k.endswith(".tflite") for k in before) and any(k.endswith(".onnx") for k in before)
+    run(["dvc", "repro", "--force"], built_project, timeout=1800)
+    after = tracked_outputs(built_project)
+    differing = sorted(k for k in before if before[k] != after.get(k))
+    assert not differing, f"not byte-identical after dvc repro --force: {differing}"

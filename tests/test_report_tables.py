@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from pipeline.report import markdown, tables
+
+
+def host_bench(acc, agree, p50, preds):
+    return {"accuracy": acc, "agreement": agree, "status": "ok",
+            "record": {"latency_p50_us": p50, "latency_p90_us": p50 * 1.1, "latency_p99_us": p50 * 1.5,
+                       "latency_mean_us": p50, "latency_std_us": 1.0, "load_ms": 2.0, "peak_rss_mb": 50.0,
+                       "predictions": preds}}
+
+
+def arm_bench(instr, preds):
+    return {"status": "ok", "accuracy": 0.5, "instructions_per_inference": instr,
+            "estimated_device_latency_us": instr / 1200.0, "record": {"latency_p50_us": 900.0, "predictions": preds}}
+
+
+@pytest.fixture
+def metrics():
+    indexes = {
+        "fp32": {"m.onnx.fp32": {"status": "ok", "size_bytes": 1000},
+                 "rf.onnx.fp32": {"status": "ok", "size_bytes": 50}},
+        "int8": {"m.onnx.int8": {"status": "ok", "size_bytes": 250},
+                 "rf.onnx.int8": {"status": "not_applicable", "reason": "TreeEnsembleClassifier is ..."}},
+    }
+    bench = {
+        "host": {"fp32": {"m.onnx.fp32": host_bench(0.9, 1.0, 100.0, [0, 1, 2, 1]),
+                          "rf.onnx.fp32": host_bench(0.8, 1.0, 10.0, [0, 0, 0, 0])},
+                 "int8": {"m.onnx.int8": host_bench(0.85, 0.95, 50.0, [0, 1, 2, 2])}},
+        "a53": {"fp32": {"m.onnx.fp32": arm_bench(120000, [0, 1, 2, 1]), "rf.onnx.fp32": arm_bench(3000, [0, 0, 0, 0])},
+                "int8": {"m.onnx.int8": arm_bench(30000, [0, 1, 2, 1])}},
+    }
+    return tables.build_metrics(indexes, bench, ["a53"])
+
+
+def test_metrics_shape(metrics):
+    assert set(metrics) == {"m.onnx.fp32", "m.onnx.int8", "rf.onnx.fp32", "rf.onnx.int8"}
+    m = metrics["m.onnx.int8"]
+    assert (m["model"], m["format"], m["quantization"], m["size_bytes"]) == ("m", "onnx", "int8", 250)
+    assert m["host"]["latency_p50_us"] == 50.0 and m["host"]["peak_rss_mb"] == 50.0
+    assert m["a53"]["instructions_per_inference"] == 30000
+    assert m["a53"]["host_agreement"] == 0.75 and m["a53"]["host_mismatches"] == 1
+    assert metrics["rf.onnx.int8"] == {"model": "rf", "format": "onnx", "quantization": "int8",
+                                       "status": "not_applicable", "reason": "TreeEnsembleClassifier is ..."}
+
+
+def test_ratios_against_fp32_of_same_model(metrics):
+    rows = {r["variant"]: r for r in tables.host_rows(metrics)}
+    assert rows["m.onnx.int8"]["size_vs_fp32"] == 0.25
+    assert rows["m.onnx.int8"]["speedup_vs_fp32"] == 2.0
+    assert rows["m.onnx.int8"]["accuracy_change_vs_fp32"] == pytest.approx(-0.05)
+    arm = {r["variant"]: r for r in tables.target_rows(metrics, "a53")}
+    assert arm["m.onnx.int8"]["instructions_vs_fp32"] == 0.25
+    md = markdown.render(tables.host_rows(metrics), {"a53": ({"cpu": "cortex-a53", "ipc": 1.0, "clock_ghz": 1.2},
+                                                            tables.target_rows(metrics, "a53"))},
+                         tables.not_applicable_rows(metrics), 1)
+    assert "| m.onnx.int8 | 0.2 | 0.25× | 85.0% | -5.0 pts | 95.0% | 50.0 | 2.00× |" in md
+    assert "estimate" in md and "not** device time" in md
+    assert "m.onnx.int8 (1 clips)" in md
+
+
+def test_missing_benchmark_is_an_error():
+    with pytest.raises(tables.StaleResults, match="m.onnx.fp32"):
+        tables.build_metrics({"fp32": {"m.onnx.fp32": {"status": "ok", "size_bytes": 1}}}, {"host": {}}, [])
