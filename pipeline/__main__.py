@@ -43,10 +43,12 @@ def main(argv: list[str]) -> int:
     except ParamsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    from pipeline.targets.qemu import TargetUnavailable
+
     stage = importlib.import_module(f"pipeline.stages.{name}")
     try:
         stage.run(params, *args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, TargetUnavailable) as err:
         print(f"error: {name}: {err}", file=sys.stderr)
         return 1
     return 0

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.export.levels import QUANTIZATION_LEVELS
 from pipeline.export.formats import FORMATS
+from pipeline.targets.qemu import CPUS as QEMU_CPUS
 
 # The synthesizer's classes (pipeline.audio.synth.CLASSES); kept here so that
 # validating params does not import the signal code.
@@ -180,6 +181,8 @@ class Params(Strict):
         for name, t in v.items():
             if t.kind == "qemu" and (t.cpu is None or t.clock_ghz is None or t.ipc is None):
                 raise ValueError(f"target '{name}' (kind: qemu) needs cpu, clock_ghz and ipc")
+            if t.kind == "qemu" and t.cpu not in QEMU_CPUS:
+                raise ValueError(f"target '{name}': cpu {t.cpu!r} is not supported; allowed: {list(QEMU_CPUS)}")
         return v
 
     @model_validator(mode="after")

@@ -15,7 +15,8 @@ COPIED = ["pipeline", "scripts", "native", "dvc.yaml", "params.yaml", "gates.yam
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
+           "PIPELINE_ARM_CACHE": str(ROOT / ".cache" / "arm")}  # provisioned once by `make arm`
     res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, **kw)
     if check and res.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}")

@@ -84,6 +84,12 @@ def test_every_variant_built_or_explained(built_project: Path):
         assert m["host"]["latency_p50_us"] <= m["host"]["latency_p99_us"]
         if level == "fp32":
             assert m["agreement"] == 1.0, f"{vid}: fp32 must match its source model"
+        arm = m["cortex-a53"]
+        assert arm["status"] == "ok", arm
+        assert isinstance(arm["instructions_per_inference"], int) and arm["instructions_per_inference"] > 1000
+        assert arm["estimated_device_latency_us"] == pytest.approx(
+            arm["instructions_per_inference"] / (0.8 * 1.2e3), rel=1e-3)
+        assert arm["emulated_latency_p50_us"] > 0 and 0 <= arm["host_agreement"] <= 1
     int8 = json.loads((built_project / "models/variants/int8/keras.tflite.int8/keras.tflite.int8.json").read_text())
     assert int8["input"]["dtype"] == "int8" and int8["input"]["scale"] > 0
     assert "TreeEnsembleClassifier" in metrics["random_forest.onnx.int8"]["reason"]
@@ -107,15 +113,20 @@ def test_noop_repro_and_one_level_change(built_project: Path):
     (built_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     try:
         changed = set(json.loads(run(["dvc", "status", "--json"], built_project).stdout))
-        assert changed == {"convert@int8", "benchmark@host-int8", "report"}
+        assert changed == {"convert@int8", "benchmark@host-int8", "benchmark@cortex-a53-int8", "report"}
     finally:
         run(["git", "checkout", "params.yaml"], built_project)
 
 
 def test_same_params_give_identical_artefacts(built_project: Path):
     before = tracked_outputs(built_project)
+    counts = {k: m["cortex-a53"]["instructions_per_inference"]
+              for k, m in json.loads((built_project / "reports/metrics.json").read_text()).items() if m["status"] == "ok"}
     assert any(k.endswith(".tflite") for k in before) and any(k.endswith(".onnx") for k in before)
     run(["dvc", "repro", "--force"], built_project, timeout=1800)
     after = tracked_outputs(built_project)
     differing = sorted(k for k in before if before[k] != after.get(k))
     assert not differing, f"not byte-identical after dvc repro --force: {differing}"
+    again = {k: m["cortex-a53"]["instructions_per_inference"]
+             for k, m in json.loads((built_project / "reports/metrics.json").read_text()).items() if m["status"] == "ok"}
+    assert again == counts, "instruction counts must not change between runs"

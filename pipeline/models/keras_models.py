@@ -84,6 +84,11 @@ def load(architecture: str, weights: dict[str, np.ndarray]):
 
     model = keras.models.model_from_json(architecture)
     model.set_weights([weights[k] for k in sorted(weights)])
+    for layer in model.layers:
+        # Normalization computes its mean/variance tensors from the adapted state only here;
+        # set_weights alone leaves them at their initial values (0 and 1).
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
     return model
 
 

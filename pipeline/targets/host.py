@@ -15,7 +15,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where the pipeline package
 
 def harness_env(threads: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "TF_", "PYTHONHASHSEED"))}
-    env.update(OMP_NUM_THREADS=str(threads), PYTHONHASHSEED="0", PYTHONPATH=str(PROJECT_ROOT))
+    # ORT_DISABLE_TELEMETRY: the onnxruntime wheels run a telemetry thread that would share the measured core
+    env.update(OMP_NUM_THREADS=str(threads), PYTHONHASHSEED="0", PYTHONPATH=str(PROJECT_ROOT),
+               ORT_DISABLE_TELEMETRY="1")
     return env
 
 

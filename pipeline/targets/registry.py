@@ -7,12 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipeline.targets.host import run_harness_host
-
-
-def run_harness_qemu(target, spec: dict, workdir: Path) -> dict[str, dict]:
-    from pipeline.targets.qemu_run import run_harness_qemu as run
-
-    return run(target, spec, workdir)
+from pipeline.targets.qemu_run import run_harness_qemu
 
 
 TARGET_KINDS: dict[str, Callable] = {
