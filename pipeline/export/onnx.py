@@ -35,13 +35,36 @@ def fp32_from_keras(source: Source):
         if res.returncode != 0:
             raise RuntimeError(f"tf2onnx failed ({res.returncode}):\n{res.stderr[-3000:]}")
         model = onnx.load(out)
-    return _finish(model)
+    return _finish(canonical_initializer_names(model))
+
+
+def canonical_initializer_names(model):
+    """tf2onnx numbers the constants it folds in an order that varies between runs (same values,
+    other names). Rename them by first use in the node order, so the same graph gives the same bytes."""
+    inits = {i.name: i for i in model.graph.initializer}
+    mapping: dict[str, str] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            if name in inits and name not in mapping:
+                mapping[name] = f"const_{len(mapping)}"
+    for name in sorted(set(inits) - set(mapping)):
+        mapping[name] = f"const_{len(mapping)}"
+    for node in model.graph.node:
+        node.input[:] = [mapping.get(n, n) for n in node.input]
+    ordered = sorted(inits.values(), key=lambda i: int(mapping[i.name].split("_")[1]))
+    for init in ordered:
+        init.name = mapping[init.name]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(ordered)
+    model.graph.doc_string = ""  # tf2onnx writes its command line here, with the temporary folder
+    return model
 
 
 def _quiet_env() -> dict[str, str]:
     import os
 
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    # PYTHONHASHSEED: tf2onnx walks sets of names, so node names depend on the hash seed
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "PYTHONHASHSEED": "0"}
 
 
 def fp32_from_sklearn(source: Source):

@@ -6,7 +6,13 @@ carries its own normalisation and nothing is left behind in Python.
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
+
 import numpy as np
+
+from pipeline.io import zip_bytes
 
 # skops refuses to load any type not named here: the explicit allow-list for our own files.
 TRUSTED_TYPES = [
@@ -60,16 +66,31 @@ def fit_classifier(spec, seed: int, X: np.ndarray, y: np.ndarray):
     return model
 
 
+_ID = re.compile(r'("__id__": |"file": ")(\d+)')
+
+
+def _renumber_ids(data: bytes) -> bytes:
+    """skops names objects and array files by id(): renumber them in order of appearance,
+    so that the same model gives the same bytes in every process."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        schema = zf.read("schema.json").decode()
+        members = {n: zf.read(n) for n in zf.namelist() if n != "schema.json"}
+    mapping: dict[str, str] = {}
+    for _, num in _ID.findall(schema):
+        mapping.setdefault(num, str(len(mapping) + 1))
+    schema = _ID.sub(lambda m: m.group(1) + mapping[m.group(2)], schema)
+    renamed = {f"{mapping[n.split('.')[0]]}.npy": b for n, b in members.items()}
+    return zip_bytes({"schema.json": schema.encode(), **renamed})
+
+
 def dumps(model) -> bytes:
     import skops.io as sio
-
-    from pipeline.io import normalize_zip
 
     data = sio.dumps(model)
     untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in TRUSTED_TYPES]
     if untrusted:
         raise TypeError(f"model holds types outside TRUSTED_TYPES: {untrusted}; review and add them")
-    return normalize_zip(data)
+    return _renumber_ids(data)
 
 
 def loads(data: bytes):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +17,14 @@ MANIFEST = Path("data/manifest.csv")
 
 
 def wav_bytes(clip: np.ndarray, sample_rate: int) -> bytes:
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, clip, sample_rate, format="WAV", subtype="FLOAT")  # float keeps the samples exact
-    return buf.getvalue()
+    """Mono 32-bit float WAV: keeps the samples exact. Written by hand because libsndfile adds a
+    PEAK chunk holding the current time, which would make identical audio differ byte for byte."""
+    data = np.ascontiguousarray(clip, dtype="<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, sample_rate, sample_rate * 4, 4, 32)  # 3 = WAVE_FORMAT_IEEE_FLOAT
+    fact = struct.pack("<I", len(clip))
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<I", 4) + fact
+            + b"data" + struct.pack("<I", len(data)) + data)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 def synthetic_clips(p: Params) -> tuple[list[str], list[str], list[np.ndarray]]:
