@@ -1,4 +1,6 @@
-"""python -m pipeline <stage> [args...]   |   python -m pipeline compare [--base REV] [--head REV]
+"""python -m pipeline <stage> [args...]
+python -m pipeline compare [--base REV] [--head REV]     (two commits' metrics against gates.yaml)
+python -m pipeline classify BUNDLE_DIR FILE.wav          (run an end-to-end bundle on one clip)
 
 Every stage validates params.yaml first; a bad value stops here, before any output is touched.
 """
@@ -25,12 +27,10 @@ def main(argv: list[str]) -> int:
         print(__doc__ + "\nstages: " + ", ".join(f"{s} {' '.join(a)}".strip() for s, a in STAGES.items()))
         return 0 if argv else 2
     name, args = argv[0], argv[1:]
-    if name == "compare":
-        from pipeline.compare import main as compare_main
-
-        return compare_main(args)
+    if name in ("compare", "classify"):
+        return importlib.import_module(f"pipeline.{name}").main(args)
     if name not in STAGES:
-        print(f"error: unknown stage '{name}'; stages: {', '.join(STAGES)}, compare", file=sys.stderr)
+        print(f"error: unknown stage '{name}'; stages: {', '.join(STAGES)}, compare, classify", file=sys.stderr)
         return 2
     if len(args) != len(STAGES[name]):
         print(f"error: stage {name} takes {STAGES[name] or 'no arguments'}, got {args}", file=sys.stderr)

@@ -123,6 +123,7 @@ class Benchmark(Strict):
     warmup: Annotated[int, Field(ge=0)] = 20
     runs: PositiveInt = 200
     load_repeats: PositiveInt = 3
+    streaming_hop_ms: PositiveFloat = 20.0  # the report's streaming case: a 1 s window moved every hop
 
 
 class Target(Strict):

@@ -15,12 +15,12 @@ from pipeline import io as pio
 
 pytestmark = pytest.mark.e2e
 
-MODELS = ["keras", "logreg", "mlp", "random_forest"]
+MODELS = ["keras", "keras_e2e", "logreg", "mlp", "random_forest"]
 LEVELS = ["fp32", "fp16", "dynamic_int8", "int8", "int16x8"]
 FORMATS = ["onnx", "tflite"]
 HOST_FIELDS = ["latency_p50_us", "latency_p90_us", "latency_p99_us", "load_ms", "peak_rss_mb"]
 # Built on every machine with the pinned stack; everything else must be not_applicable with a reason.
-EXPECTED_BUILT = ({f"keras.{f}.{q}" for f in FORMATS for q in LEVELS}
+EXPECTED_BUILT = ({f"{m}.{f}.{q}" for m in ("keras", "keras_e2e") for f in FORMATS for q in LEVELS}
                   | {f"{m}.onnx.fp32" for m in ("logreg", "mlp", "random_forest")}
                   | {f"mlp.onnx.{q}" for q in ("dynamic_int8", "int8", "int16x8")})
 
@@ -91,6 +91,16 @@ def test_every_variant_built_or_explained(built_project: Path):
         assert arm["estimated_device_latency_us"] == pytest.approx(
             arm["instructions_per_inference"] / (0.8 * 1.2e3), rel=1e-3)
         assert arm["emulated_latency_p50_us"] > 0 and 0 <= arm["host_agreement"] <= 1
+    for vid in (v for v in EXPECTED_BUILT if v.startswith("keras_e2e.")):
+        m = metrics[vid]
+        assert m["mfcc_max_abs_diff"] < 1e-3, f"{vid}: in-graph MFCC drifted from librosa"
+        twin = metrics[vid.replace("keras_e2e", "keras")]
+        if m["quantization"] in ("fp32", "fp16"):
+            assert m["agreement"] >= 0.995, vid
+        else:  # quantized: the same loss as the feature-input variant, within one clip of 15
+            assert abs(m["accuracy"] - twin["accuracy"]) <= 1 / 15 + 1e-9, vid
+        readme = (built_project / "models/variants" / m["quantization"] / vid / "README.md").read_text()
+        assert "16000 mono float32 samples" in readme and "0 = speech" in readme
     int8 = json.loads((built_project / "models/variants/int8/keras.tflite.int8/keras.tflite.int8.json").read_text())
     assert int8["input"]["dtype"] == "int8" and int8["input"]["scale"] > 0
     assert "TreeEnsembleClassifier" in metrics["random_forest.onnx.int8"]["reason"]
@@ -131,3 +141,38 @@ def test_noop_repro_then_one_level_change_reruns_only_that_level(built_project: 
     out = run(["dvc", "repro"], built_project, timeout=1800).stdout
     ran = set(re.findall(r"Running stage '([^']+)'", out))
     assert ran == {"convert@int8", "benchmark@host-int8", "benchmark@cortex-a53-int8", "report"}
+
+
+def test_classify_an_end_to_end_bundle_and_refuse_wrong_clips(built_project: Path, tmp_path: Path):
+    import soundfile as sf
+
+    from pipeline.classify import ClipError, check_clip, load_bundle
+
+    bundle = built_project / "models/variants/int8/keras_e2e.tflite.int8"
+    manifest = pio.read_csv(built_project / "data/manifest.csv")
+    clip_path = built_project / "data/audio" / next(r["path"] for r in manifest if r["split"] == "test")
+    py = str(Path(__file__).resolve().parents[1] / ".venv/bin/python")
+    ok = run([py, "-m", "pipeline", "classify", str(bundle), str(clip_path)], built_project)
+    assert ok.stdout.split()[0] in ["speech", "rock", "jazz", "electronic", "classical"]
+
+    clip, _ = sf.read(clip_path, dtype="float32")
+    sf.write(tmp_path / "8k.wav", clip[::2], 8000, subtype="FLOAT")
+    bad = run([py, "-m", "pipeline", "classify", str(bundle), str(tmp_path / "8k.wav")], built_project, check=False)
+    assert bad.returncode == 1 and "expected 16000 Hz, got 8000 Hz" in bad.stderr
+
+    meta, _ = load_bundle(bundle)
+    with pytest.raises(ClipError, match="expected 16000 samples .* got 12000"):
+        check_clip(clip[:12000], 16000, meta)
+    with pytest.raises(ClipError, match="expected float32 .* got int16"):
+        check_clip((clip * 32767).astype(np.int16), 16000, meta)
+
+
+def test_harness_refuses_inputs_of_the_wrong_shape_or_dtype():
+    from pipeline.bench.harness import InputMismatch, prepare_inputs
+
+    spec = {"name": "waveform", "shape": [1, 16000], "dtype": "float32"}
+    assert prepare_inputs(np.zeros((2, 16000), np.float32), spec)[0].shape == (1, 16000)
+    with pytest.raises(InputMismatch, match="takes 16000 values per sample .* got samples of shape \\[8000\\]"):
+        prepare_inputs(np.zeros((2, 8000), np.float32), spec)
+    with pytest.raises(InputMismatch, match="got dtype int16"):
+        prepare_inputs(np.zeros((2, 16000), np.int16), spec)

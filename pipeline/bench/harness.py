@@ -31,6 +31,10 @@ from pipeline.bench import region
 from pipeline.bench.runtimes import RUNTIMES
 
 
+class InputMismatch(ValueError):
+    """The inputs do not fit the artefact: wrong length or dtype. Never reshaped silently."""
+
+
 def prepare_inputs(x: np.ndarray, spec: dict) -> list[np.ndarray]:
     """Reshape each sample to the model's input and quantize it when the input is integer.
 
@@ -39,6 +43,13 @@ def prepare_inputs(x: np.ndarray, spec: dict) -> list[np.ndarray]:
     """
     shape = [1, *spec["shape"][1:]]
     dtype = np.dtype(spec["dtype"])
+    expected = int(np.prod(shape))
+    if x.ndim < 2 or int(np.prod(x.shape[1:])) != expected:
+        raise InputMismatch(f"input {spec['name']!r} takes {expected} values per sample (shape {shape}); "
+                            f"got samples of shape {list(x.shape[1:])}")
+    if x.dtype.kind != "f":
+        raise InputMismatch(f"input {spec['name']!r} takes float samples (quantized here when needed); "
+                            f"got dtype {x.dtype}")
     out = []
     for sample in x:
         s = sample.reshape(shape).astype(np.float32)
@@ -47,6 +58,13 @@ def prepare_inputs(x: np.ndarray, spec: dict) -> list[np.ndarray]:
             s = np.clip(np.round(s / spec["scale"]) + spec["zero_point"], info.min, info.max)
         out.append(np.ascontiguousarray(s.astype(dtype)))
     return out
+
+
+def feature_parity(features: list[np.ndarray], reference: np.ndarray) -> dict[str, float]:
+    """In-graph features vs the training features (librosa per clip), over every input."""
+    got = np.concatenate([f.reshape(1, -1) for f in features]).astype(np.float64)
+    diff = np.abs(got - reference.reshape(len(reference), -1).astype(np.float64))
+    return {"mfcc_max_abs_diff": float(diff.max()), "mfcc_mean_abs_diff": float(diff.mean())}
 
 
 def latency_stats(samples_ns: list[int]) -> dict[str, float]:
@@ -60,13 +78,15 @@ def latency_stats(samples_ns: list[int]) -> dict[str, float]:
 def benchmark_record(job: dict, threads: int, warmup: int, runs: int, load_repeats: int,
                      count_runs: int) -> dict:
     runtime = RUNTIMES[job["runtime"]]
+    parity = job.get("parity")
     load_ms = []
     for _ in range(load_repeats):
         t0 = time.perf_counter_ns()
-        run = runtime.load(job["artefact"], threads)
+        run, run_extra = runtime.load(job["artefact"], threads, parity["output"] if parity else None)
         load_ms.append((time.perf_counter_ns() - t0) / 1e6)
     inputs = prepare_inputs(np.load(job["inputs"]), job["input"])
     predictions = [int(np.argmax(run(x))) for x in inputs]
+    extra = feature_parity([run_extra(x) for x in inputs], np.load(parity["reference"])) if parity else {}
     for i in range(warmup):
         run(inputs[i % len(inputs)])
     timings = []
@@ -87,7 +107,7 @@ def benchmark_record(job: dict, threads: int, warmup: int, runs: int, load_repea
     return {
         "runtime": job["runtime"], "runtime_version": version(runtime.distribution),
         "load_ms": round(float(np.median(load_ms)), 3), **latency_stats(timings),
-        "runs": runs, "count_runs": count_runs, "predictions": predictions,
+        "runs": runs, "count_runs": count_runs, "predictions": predictions, **extra,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 

@@ -13,8 +13,39 @@ import numpy as np
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
+# End-to-end artefacts expose their in-graph MFCCs as an extra output of this name (for parity checks).
+FEATURE_OUTPUT = "mfcc"
 
-def load_onnxruntime(path: str, threads: int) -> Runner:
+
+def _name(o) -> str:
+    return o["name"] if isinstance(o, dict) else o.name
+
+
+def _holds_scores(o) -> bool:
+    """TFLite: any numeric output (int8 for full-integer models); ONNX: float, not skl2onnx's int64 label."""
+    if isinstance(o, dict):
+        return np.dtype(o["dtype"]).kind in "fiu"
+    return o.type in ("tensor(float)", "tensor(float16)")
+
+
+def probabilities_index(outputs) -> int:
+    """The class-probabilities output: the first numeric one that is not the feature output
+    (skl2onnx puts an int64 label output first; TFLite int8 probabilities are int8)."""
+    for i, o in enumerate(outputs):
+        if _holds_scores(o) and _name(o) != FEATURE_OUTPUT:
+            return i
+    raise ValueError(f"no probabilities output among {[_name(o) for o in outputs]}")
+
+
+def _output_index(outputs, name: str) -> int:
+    for i, o in enumerate(outputs):
+        if _name(o) == name:
+            return i
+    raise ValueError(f"no output named {name!r}; outputs: {[_name(o) for o in outputs]}")
+
+
+def load_onnxruntime(path: str, threads: int, extra: str | None = None) -> tuple[Runner, Runner | None]:
+    """(run, run_extra): run(x) -> probabilities; run_extra(x) -> the `extra` output (or None)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -24,34 +55,47 @@ def load_onnxruntime(path: str, threads: int) -> Runner:
     opts.log_severity_level = 3
     sess = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
-    outs = [o for o in sess.get_outputs() if o.type in ("tensor(float)", "tensor(float16)")]
-    out_name = (outs[-1] if outs else sess.get_outputs()[0]).name
+    outs = sess.get_outputs()
+    out_name = outs[probabilities_index(outs)].name
 
     def run(x: np.ndarray) -> np.ndarray:
         return sess.run([out_name], {name: x})[0]
 
-    return run
+    if extra is None:
+        return run, None
+    extra_name = outs[_output_index(outs, extra)].name
+    return run, lambda x: sess.run([extra_name], {name: x})[0]
 
 
-def load_litert(path: str, threads: int) -> Runner:
+def load_litert(path: str, threads: int, extra: str | None = None) -> tuple[Runner, Runner | None]:
+    """(run, run_extra), as load_onnxruntime."""
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_path=path, num_threads=threads)
     it.allocate_tensors()
     inp = it.get_input_details()[0]["index"]
-    out = it.get_output_details()[0]["index"]
+    outs = it.get_output_details()
+    out = outs[probabilities_index(outs)]["index"]
 
     def run(x: np.ndarray) -> np.ndarray:
         it.set_tensor(inp, x)
         it.invoke()
         return it.get_tensor(out)
 
-    return run
+    if extra is None:
+        return run, None
+    extra_index = outs[_output_index(outs, extra)]["index"]
+
+    def run_extra(x: np.ndarray) -> np.ndarray:
+        run(x)
+        return it.get_tensor(extra_index)
+
+    return run, run_extra
 
 
 @dataclass(frozen=True)
 class Runtime:
-    load: Callable[[str, int], Runner]
+    load: Callable[..., tuple[Runner, Runner | None]]
     distribution: str  # the installed package, for the version in each record
 
 

@@ -21,9 +21,9 @@ class NotApplicable(Exception):
 class Source:
     """An unconverted model, as the converters need it.
 
-    family: "keras" or "sklearn"; model: the fitted estimator (sklearn) or None;
-    saved_model_dir: the exported SavedModel (keras); calibration: representative
-    training inputs in the model's own input layout (float32).
+    family: "keras", "keras_e2e" or "sklearn"; model: the fitted estimator (sklearn) or
+    the Keras model; saved_model_dir: the exported SavedModel (keras); calibration:
+    representative training MFCC inputs in the classifier's input layout (float32).
     """
 
     name: str
@@ -31,6 +31,9 @@ class Source:
     calibration: np.ndarray
     model: Any = None
     saved_model_dir: Path | None = None
+    calibration_audio: np.ndarray | None = None  # raw clips, same clips as `calibration` (end-to-end models)
+    mfcc: Any = None  # MfccConfig of the in-graph front end (end-to-end models)
+    n_samples: int | None = None
 
 
 @dataclass(frozen=True)

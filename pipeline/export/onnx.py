@@ -10,6 +10,7 @@ from typing import Callable
 
 import numpy as np
 
+from pipeline.bench.runtimes import probabilities_index
 from pipeline.export.common import NotApplicable, Source
 
 OPSET = 17
@@ -18,7 +19,7 @@ MAX_IR_VERSION = 10  # onnxruntime 1.31 loads at most IR 13; onnx 1.23 writes 14
 QUANTIZABLE_OPS = {"MatMul", "Gemm", "Conv", "ConvTranspose", "Gather", "Attention", "LSTM", "GRU"}
 
 
-def _finish(model):
+def finish(model):
     model.ir_version = min(model.ir_version, MAX_IR_VERSION)
     return model
 
@@ -35,7 +36,7 @@ def fp32_from_keras(source: Source):
         if res.returncode != 0:
             raise RuntimeError(f"tf2onnx failed ({res.returncode}):\n{res.stderr[-3000:]}")
         model = onnx.load(out)
-    return _finish(canonical_initializer_names(model))
+    return finish(canonical_initializer_names(model))
 
 
 def canonical_initializer_names(model):
@@ -73,7 +74,7 @@ def fp32_from_sklearn(source: Source):
     clf = source.model.steps[-1][1]
     model = to_onnx(source.model, source.calibration[:1], target_opset={"": OPSET, "ai.onnx.ml": 3},
                     options={id(clf): {"zipmap": False}})
-    return _finish(model)
+    return finish(model)
 
 
 def _ml_operators(model) -> list[str]:
@@ -116,7 +117,7 @@ def _through_files(model, fn: Callable[[str, str], None]):
         src, dst = str(Path(tmp) / "in.onnx"), str(Path(tmp) / "out.onnx")
         onnx.save(model, src)
         fn(src, dst)
-        return _finish(onnx.load(dst))
+        return finish(onnx.load(dst))
 
 
 def _require_quantizable(model) -> None:
@@ -135,7 +136,7 @@ def level_fp16(model, calibration):
                             "a float16 graph would only wrap them in casts")
     from onnxconverter_common import float16
 
-    return _finish(float16.convert_float_to_float16(model, keep_io_types=True))
+    return finish(float16.convert_float_to_float16(model, keep_io_types=True))
 
 
 def level_dynamic_int8(model, calibration):
@@ -181,9 +182,7 @@ def io_spec(model_bytes: bytes) -> tuple[dict, dict]:
 
 
 def _probabilities_output(sess):
-    outs = sess.get_outputs()
-    floats = [o for o in outs if o.type in ("tensor(float)", "tensor(float16)")]
-    return floats[-1] if floats else outs[0]
+    return sess.get_outputs()[probabilities_index(sess.get_outputs())]
 
 
 def _describe(node) -> dict:

@@ -12,20 +12,31 @@ from pipeline.export.common import Built, NotApplicable, Source
 Converter = Callable[[Source, str], Built]
 
 
-def _onnx(fp32_builder):
-    cache: dict[str, object] = {}  # the fp32 graph is the input of every level: build it once per source
+_FP32_CACHE: dict[tuple, object] = {}  # the fp32 graph is the input of every level: build it once
+
+
+def _fp32(builder, source: Source):
+    key = (builder.__name__, str(source.saved_model_dir or source.name))
+    if key not in _FP32_CACHE:
+        _FP32_CACHE[key] = builder(source)
+    return _FP32_CACHE[key]
+
+
+def _onnx(fp32_builder, wrap=None):
+    """fp32 graph -> the level's quantizer -> (optionally) wrap, e.g. prepend the MFCC front end."""
 
     def convert(source: Source, level: str) -> Built:
-        if source.name not in cache:
-            cache[source.name] = fp32_builder(source)
+        fp32 = _fp32(fp32_builder, source)
         try:
-            model = onnx_export.ONNX_LEVELS[level](cache[source.name], source.calibration)
+            model = onnx_export.ONNX_LEVELS[level](fp32, source.calibration)
         except NotApplicable:
             raise
         except Exception as err:
             if level == "fp32":
                 raise
             raise NotApplicable(f"onnxruntime's tools failed to build this level: {_first_line(err)}") from err
+        if wrap is not None:
+            model = wrap(model, source)
         data = model.SerializeToString()
         return Built(data, *_loaded_spec(onnx_export.io_spec, data, "onnxruntime", level))
 
@@ -35,6 +46,20 @@ def _onnx(fp32_builder):
 def _tflite(source: Source, level: str) -> Built:
     data = tflite_export.convert_tflite(source, level)
     return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level))
+
+
+def _tflite_e2e(source: Source, level: str) -> Built:
+    from pipeline.export.e2e import e2e_tflite
+
+    data = e2e_tflite(source.model, source.mfcc, source.n_samples, level, source.calibration_audio,
+                      saved_model_dir=source.saved_model_dir)
+    return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level))
+
+
+def _prepend_front_end(classifier, source: Source):
+    from pipeline.export.e2e import e2e_onnx
+
+    return onnx_export.finish(e2e_onnx(classifier, source.mfcc, source.n_samples))
 
 
 def _first_line(err: Exception) -> str:
@@ -62,6 +87,9 @@ def _not_applicable(reason: str) -> Converter:
 CONVERTERS: dict[tuple[str, str], Converter] = {
     ("keras", "tflite"): _tflite,
     ("keras", "onnx"): _onnx(onnx_export.fp32_from_keras),
+    # raw clip in, probabilities out: the float MFCC front end inside the graph, classifier quantized
+    ("keras_e2e", "tflite"): _tflite_e2e,
+    ("keras_e2e", "onnx"): _onnx(onnx_export.fp32_from_keras, wrap=_prepend_front_end),
     ("sklearn", "onnx"): _onnx(onnx_export.fp32_from_sklearn),
     ("sklearn", "tflite"): _not_applicable(
         "scikit-learn has no TFLite converter (TFLite takes TensorFlow graphs); ship its ONNX variant instead"),

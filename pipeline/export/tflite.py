@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.bench.runtimes import probabilities_index
 from pipeline.export.common import Source
 
 
@@ -65,7 +66,8 @@ def io_spec(model_bytes: bytes) -> tuple[dict, dict]:
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_content=model_bytes)
-    return _describe(it.get_input_details()[0]), _describe(it.get_output_details()[0])
+    outs = it.get_output_details()
+    return _describe(it.get_input_details()[0]), _describe(outs[probabilities_index(outs)])
 
 
 def _describe(d: dict) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import io
 
-from pipeline.report.markdown import HOST_COLUMNS, TARGET_COLUMNS, Column
+from pipeline.report.markdown import E2E_COLUMNS, HOST_COLUMNS, PARITY_COLUMNS, TARGET_COLUMNS, Column
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
@@ -90,8 +90,23 @@ def html_table(rows: list[dict], columns: list[Column]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def e2e_html(title: str, rows: list[dict], hop_ms: float, estimate: bool) -> list[str]:
+    if not rows:
+        return []
+    kind = "estimated device latency (an estimate)" if estimate else "measured host p50"
+    return [f"<h3>{html.escape(title)}: end-to-end cost split</h3>",
+            f"<p class=note>Times: {kind}. Inference = the matching feature-input variant in the same run; feature "
+            f"extraction = end-to-end minus inference. Streaming load: share of the {hop_ms:g} ms hop budget "
+            "used by one inference on a 1 s window (over 100% cannot keep up).</p>",
+            html_table(rows, E2E_COLUMNS), "<div class=plot>",
+            bars_svg([r["variant"] for r in rows], [max(r["streaming_load"] * 100, 1e-3) for r in rows],
+                     f"% of the {hop_ms:g} ms streaming budget (log scale)", f"{title}: streaming load"), "</div>"]
+
+
 def render(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_applicable: list[dict],
-           history: list[dict], threads: int) -> str:
+           history: list[dict], threads: int, parity: list[dict] = (), e2e: dict | None = None,
+           hop_ms: float = 20.0) -> str:
+    e2e = e2e or {}
     parts = ["<h1>Deployment report</h1>",
              f"<p class=note>Host CPU, {threads} thread(s): measured wall time of single-sample calls after warm-up. "
              "Ratios compare each variant with the fp32 variant of the same model and format in the same run.</p>",
@@ -100,6 +115,15 @@ def render(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_ap
              "<div class=plot>", bars_svg([r["variant"] for r in host], [r["latency_p50_us"] for r in host],
                                           "p50 latency (µs, log scale)", "Host latency per variant (measured)"),
              "</div>"]
+    if parity:
+        parts += ["<h3>End-to-end parity</h3>",
+                  "<p class=note>In-graph MFCCs vs the training features (librosa, per clip) on every test clip; "
+                  "top-1 agreement with librosa features + the unconverted Keras model.</p>",
+                  html_table(list(parity), PARITY_COLUMNS), "<div class=plot>",
+                  bars_svg([r["variant"] for r in parity], [max(r["mfcc_max_abs_diff"], 1e-9) for r in parity],
+                           "max |MFCC difference| vs librosa (log scale; target 1e-3)", "Front-end parity"),
+                  "</div>"]
+    parts += e2e_html("Host", e2e.get("host", []), hop_ms, estimate=False)
     for name, (target, rows) in targets.items():
         ok = [r for r in rows if r["status"] == "ok"]
         parts += [f"<h2>{html.escape(name)} <span class=label>emulated</span></h2>",
@@ -112,6 +136,7 @@ def render(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_ap
                       bars_svg([r["variant"] for r in ok], [r["instructions_per_inference"] for r in ok],
                                "instructions per inference (log scale)", f"{name}: instructions per inference"),
                       "</div>"]
+        parts += e2e_html(name, e2e.get(name, []), hop_ms, estimate=True)
         for r in rows:
             if r["status"] != "ok":
                 parts.append(f"<p class=note>Skipped: {html.escape(r['reason'])}</p>")

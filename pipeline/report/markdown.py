@@ -48,6 +48,40 @@ TARGET_COLUMNS: list[Column] = [
 ]
 
 
+PARITY_COLUMNS: list[Column] = [
+    ("End-to-end variant", "variant", str),
+    ("MFCC max abs diff vs librosa", "mfcc_max_abs_diff", lambda v: _num(v, ".1e")),
+    ("MFCC mean abs diff", "mfcc_mean_abs_diff", lambda v: _num(v, ".1e")),
+    ("Agreement with librosa + Keras", "agreement", _pct),
+    ("Accuracy", "accuracy", _pct),
+    ("Δ accuracy vs feature-input twin", "accuracy_change_vs_feature_input", _pts),
+]
+
+E2E_COLUMNS: list[Column] = [
+    ("End-to-end variant", "variant", str),
+    ("Total (µs)", "total_us", lambda v: _num(v, ",.1f")),
+    ("Inference (µs)", "classifier_us", lambda v: _num(v, ",.1f")),
+    ("Feature extraction (µs, difference)", "features_us", lambda v: _num(v, ",.1f")),
+    ("Features share", "features_share", _pct),
+    ("Instructions total", "total_instructions", lambda v: _num(v, ",d")),
+    ("Instructions in features", "features_instructions", lambda v: _num(v, ",d")),
+    ("RTF, one clip", "rtf_clip", lambda v: _num(v, ".4f")),
+    ("Streaming load (of hop budget)", "streaming_load", _pct),
+]
+
+
+def e2e_section(title: str, rows: list[dict], hop_ms: float, estimate: bool) -> list[str]:
+    if not rows:
+        return []
+    kind = ("estimated device latency (instructions / (IPC × clock)): an **estimate**" if estimate
+            else "measured p50 on the host")
+    return [f"### {title}: end-to-end cost split", "",
+            f"Times are the {kind}. Inference is the matching feature-input variant measured in the same run; "
+            "feature extraction is the end-to-end figure minus it. RTF = time / clip length. Streaming: a 1 s "
+            f"window moved every {hop_ms:g} ms needs one inference per hop; the load is the share of the "
+            f"{hop_ms:g} ms budget it uses (over 100% cannot keep up).", "", table(rows, E2E_COLUMNS), ""]
+
+
 def table(rows: list[dict], columns: list[Column]) -> str:
     head = "| " + " | ".join(c[0] for c in columns) + " |"
     sep = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|"
@@ -56,11 +90,19 @@ def table(rows: list[dict], columns: list[Column]) -> str:
 
 
 def render(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_applicable: list[dict],
-           threads: int) -> str:
+           threads: int, parity: list[dict] = (), e2e: dict[str, list[dict]] | None = None,
+           hop_ms: float = 20.0) -> str:
+    e2e = e2e or {}
     out = ["# Deployment report", "",
            f"Host CPU, {threads} thread(s). Latency: single-sample calls after warm-up, median (p50) in µs. "
            "Ratios compare each variant with the fp32 variant of the same model and format, measured in the same run.",
            "", "## Host", "", table(host, HOST_COLUMNS), ""]
+    if parity:
+        out += ["### End-to-end parity", "",
+                "End-to-end variants take the raw clip; their in-graph MFCCs are compared with the training "
+                "features (librosa, per clip) on every test clip, and their top-1 with librosa features + the "
+                "unconverted Keras model.", "", table(parity, PARITY_COLUMNS), ""]
+    out += e2e_section("Host", e2e.get("host", []), hop_ms, estimate=False)
     for name, (target, rows) in targets.items():
         out += [f"## {name} (emulated)", "",
                 f"QEMU user mode, `-cpu {target['cpu']}`. Instructions are counted exactly inside the inference "
@@ -69,6 +111,7 @@ def render(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_ap
                 "Emulated p50 is wall time under QEMU on this host, **not** device time.", ""]
         ok = [r for r in rows if r["status"] == "ok"]
         out += [table(ok, TARGET_COLUMNS) if ok else "_No variant ran on this target._", ""]
+        out += e2e_section(name, e2e.get(name, []), hop_ms, estimate=True)
         mism = [r for r in ok if r["host_mismatches"]]
         if mism:
             out += ["Outputs differing from the host: " + ", ".join(

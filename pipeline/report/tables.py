@@ -12,6 +12,7 @@ import numpy as np
 HOST_FIELDS = ("latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_mean_us", "latency_std_us",
                "load_ms", "peak_rss_mb")
 REFERENCE_LEVEL = "fp32"
+PARITY_FIELDS = ("mfcc_max_abs_diff", "mfcc_mean_abs_diff")  # end-to-end variants: in-graph vs training MFCCs
 
 
 class StaleResults(ValueError):
@@ -57,7 +58,7 @@ def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], e
             if host is None:
                 raise StaleResults(f"{vid} was built but has no host benchmark result (run: dvc repro)")
             m.update(size_bytes=entry["size_bytes"], accuracy=host["accuracy"], agreement=host["agreement"],
-                     host=host_target_entry(host))
+                     **{k: host[k] for k in PARITY_FIELDS if k in host}, host=host_target_entry(host))
             for target in emulated:
                 b = bench.get(target, {}).get(level, {}).get(vid)
                 if b is None:
@@ -132,3 +133,58 @@ def target_rows(metrics: dict, target: str) -> list[dict]:
 
 def not_applicable_rows(metrics: dict) -> list[dict]:
     return [{"variant": vid, "reason": m["reason"]} for vid, m in ordered(metrics) if m["status"] != "ok"]
+
+
+E2E_SUFFIX = "_e2e"
+
+
+def _cost(m: dict, target: str) -> tuple[float | None, int | None]:
+    """(latency in µs, instructions) of one variant on one target: measured p50 on the host,
+    the estimated device latency and the exact count on an emulated target."""
+    t = m.get(target) if m else None
+    if not t or t.get("status") != "ok":
+        return None, None
+    if target == "host":
+        return t["latency_p50_us"], None
+    return t["estimated_device_latency_us"], t["instructions_per_inference"]
+
+
+def e2e_rows(metrics: dict, target: str, clip_seconds: float, hop_ms: float) -> list[dict]:
+    """End-to-end variants split into feature extraction and inference.
+
+    The classifier part is the matching feature-input variant (same format and level, measured in
+    the same run); feature extraction is the difference between the two, so it is a derived figure.
+    """
+    rows = []
+    for vid, m in ordered(metrics):
+        if m["status"] != "ok" or not m["model"].endswith(E2E_SUFFIX):
+            continue
+        total, total_instr = _cost(m, target)
+        if total is None:
+            continue
+        clf_id = f"{m['model'][:-len(E2E_SUFFIX)]}.{m['format']}.{m['quantization']}"
+        clf, clf_instr = _cost(metrics.get(clf_id), target)
+        front = None if clf is None else max(total - clf, 0.0)
+        rows.append({
+            "variant": vid, "classifier": clf_id, "total_us": total, "classifier_us": clf, "features_us": front,
+            "features_share": _ratio(front, total),
+            "total_instructions": total_instr,
+            "features_instructions": None if clf_instr is None else total_instr - clf_instr,
+            "rtf_clip": total / (clip_seconds * 1e6),
+            "streaming_load": total / (hop_ms * 1e3),
+        })
+    return rows
+
+
+def parity_rows(metrics: dict) -> list[dict]:
+    rows = []
+    for vid, m in ordered(metrics):
+        if m["status"] != "ok" or "mfcc_max_abs_diff" not in m:
+            continue
+        twin = metrics.get(f"{m['model'][:-len(E2E_SUFFIX)]}.{m['format']}.{m['quantization']}")
+        twin_acc = twin["accuracy"] if twin and twin["status"] == "ok" else None
+        rows.append({"variant": vid, "mfcc_max_abs_diff": m["mfcc_max_abs_diff"],
+                     "mfcc_mean_abs_diff": m["mfcc_mean_abs_diff"], "agreement": m["agreement"],
+                     "accuracy": m["accuracy"],
+                     "accuracy_change_vs_feature_input": None if twin_acc is None else m["accuracy"] - twin_acc})
+    return rows

@@ -18,7 +18,9 @@ from pipeline.log import info
 from pipeline.models.evaluate import accuracy, agreement
 from pipeline.params import Params
 from pipeline.stages.convert import INDEX, VARIANTS_DIR
-from pipeline.stages.features import FEATURES
+from pipeline.bench.runtimes import FEATURE_OUTPUT
+from pipeline.stages.features import FEATURES, read_split_audio
+from pipeline.stages.synthesize import MANIFEST
 from pipeline.stages.train_keras import KERAS_DIR
 from pipeline.stages.train_sklearn import SKLEARN_DIR
 from pipeline.targets.qemu import TargetUnavailable
@@ -32,20 +34,35 @@ def bench_path(target: str, level: str) -> Path:
 
 
 def reference_predictions(model: str) -> np.ndarray:
-    ref = (KERAS_DIR if model == "keras" else SKLEARN_DIR / model) / "reference.npz"
+    """The unconverted source's test predictions; for keras_e2e: librosa features + the Keras model."""
+    ref = (KERAS_DIR if model in ("keras", "keras_e2e") else SKLEARN_DIR / model) / "reference.npz"
     return pio.read_npz(ref)["pred_test"]
 
 
-def harness_spec(p: Params, level: str, inputs: Path) -> dict:
+def write_inputs(workdir: Path) -> dict[str, Path]:
+    """The test split as each kind of model takes it: MFCC matrices, or raw clips for end-to-end models."""
+    d = pio.read_npz(FEATURES)
+    paths = {"features": workdir / "X_test.npy", "audio": workdir / "audio_test.npy"}
+    np.save(paths["features"], d["X_test"])
+    np.save(paths["audio"], read_split_audio(pio.read_csv(MANIFEST), "test"))
+    return paths
+
+
+def harness_spec(p: Params, level: str, inputs: dict[str, Path], parity: bool) -> dict:
     index = pio.read_json(VARIANTS_DIR / level / INDEX)
     jobs = []
     for vid, entry in sorted(index.items()):
         if entry["status"] != "ok":
             continue
         meta = pio.read_json(VARIANTS_DIR / level / entry["sidecar"])
-        jobs.append({"id": vid, "runtime": FORMATS[meta["format"]].runtime, "inputs": str(inputs.resolve()),
-                     "artefact": str((VARIANTS_DIR / level / entry["file"]).resolve()), "input": meta["input"],
-                     "model": meta["model"], "size_bytes": meta["size_bytes"]})
+        e2e = meta["model"].endswith("_e2e")
+        job = {"id": vid, "runtime": FORMATS[meta["format"]].runtime,
+               "inputs": str(inputs["audio" if e2e else "features"].resolve()),
+               "artefact": str((VARIANTS_DIR / level / entry["file"]).resolve()), "input": meta["input"],
+               "model": meta["model"], "size_bytes": meta["size_bytes"]}
+        if e2e and parity:  # the in-graph MFCCs against the training features, every test clip
+            job["parity"] = {"output": FEATURE_OUTPUT, "reference": str(inputs["features"].resolve())}
+        jobs.append(job)
     b = p.benchmark
     return {"threads": b.threads, "warmup": b.warmup, "runs": b.runs, "load_repeats": b.load_repeats,
             "count_runs": 0, "jobs": jobs}
@@ -53,8 +70,10 @@ def harness_spec(p: Params, level: str, inputs: Path) -> dict:
 
 def host_entry(job: dict, record: dict, y: np.ndarray) -> dict:
     pred = np.asarray(record["predictions"])
+    parity = {k: record[k] for k in ("mfcc_max_abs_diff", "mfcc_mean_abs_diff") if k in record}
     return {"model": job["model"], "size_bytes": job["size_bytes"], "accuracy": round(accuracy(pred, y), 6),
-            "agreement": round(agreement(pred, reference_predictions(job["model"])), 6), "record": record}
+            "agreement": round(agreement(pred, reference_predictions(job["model"])), 6), **parity,
+            "record": record}
 
 
 def emulated_entry(job: dict, record: dict, y: np.ndarray, target) -> dict:
@@ -74,9 +93,7 @@ def run(p: Params, target_name: str, level: str) -> None:
     d = pio.read_npz(FEATURES)
     out_path = bench_path(target_name, level)
     with tempfile.TemporaryDirectory() as tmp:
-        inputs = Path(tmp) / "X_test.npy"
-        np.save(inputs, d["X_test"])
-        spec = harness_spec(p, level, inputs)
+        spec = harness_spec(p, level, write_inputs(Path(tmp)), parity=not is_emulated(target))
         info(f"benchmark@{target_name}-{level}: {len(spec['jobs'])} variants")
         try:
             records = TARGET_KINDS[target.kind](target, spec, Path(tmp))

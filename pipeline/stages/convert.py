@@ -22,7 +22,9 @@ from pipeline.log import info
 from pipeline.models import keras_models as km
 from pipeline.models import sklearn_models as skm
 from pipeline.params import Params
-from pipeline.stages.features import FEATURES, mfcc_config
+from pipeline.export.bundle import bundle_readme
+from pipeline.stages.features import FEATURES, mfcc_config, read_split_audio
+from pipeline.stages.synthesize import MANIFEST
 from pipeline.stages.train_keras import KERAS_DIR
 from pipeline.stages.train_sklearn import SKLEARN_DIR
 
@@ -37,14 +39,15 @@ def calibration_subset(X: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def source_files(name: str) -> dict[str, Path]:
-    if name == "keras":
+    if name in ("keras", "keras_e2e"):
         return {"architecture.json": KERAS_DIR / "architecture.json", "weights.npz": KERAS_DIR / "weights.npz"}
     return {"model.skops": SKLEARN_DIR / name / "model.skops"}
 
 
 def sidecar(p: Params, vid: str, name: str, fmt: str, level: str, built, labels: list[str], file: str) -> dict:
-    layout = ("MFCC matrix (n_mfcc, frames) as written by the features stage" if name == "keras" else
-              "MFCC matrix (n_mfcc, frames) flattened row-major to n_mfcc*frames values")
+    layout = {"keras": "MFCC matrix (n_mfcc, frames) as written by the features stage",
+              "keras_e2e": f"raw mono float32 samples at {p.data.sample_rate} Hz, one {p.data.clip_seconds} s clip"
+              }.get(name, "MFCC matrix (n_mfcc, frames) flattened row-major to n_mfcc*frames values")
     return {
         "variant": vid, "model": name, "format": fmt, "quantization": level,
         "quantization_description": QUANTIZATION_LEVELS[level].description,
@@ -68,7 +71,12 @@ def build_sources(p: Params, level: str, tmp: Path) -> list[Source]:
     km.configure_determinism(p.seed)
     keras_model = km.load((KERAS_DIR / "architecture.json").read_text(), pio.read_npz(KERAS_DIR / "weights.npz"))
     km.export_saved_model(keras_model, str(tmp / "saved_model"))
-    sources.append(Source("keras", "keras", calib, saved_model_dir=tmp / "saved_model"))
+    sources.append(Source("keras", "keras", calib, model=keras_model, saved_model_dir=tmp / "saved_model"))
+    # The same clips as `calib`, raw: the end-to-end model calibrates through its own float front end.
+    audio = read_split_audio(pio.read_csv(MANIFEST), "train")
+    calib_audio = calibration_subset(audio, opts.calibration_samples, p.seed)
+    sources.append(Source("keras_e2e", "keras_e2e", calib, model=keras_model, saved_model_dir=tmp / "saved_model",
+                          calibration_audio=calib_audio, mfcc=mfcc_config(p), n_samples=audio.shape[1]))
     return sources
 
 
@@ -93,6 +101,7 @@ def run(p: Params, level: str) -> None:
                 files[f"{vid}/{file}"] = built.data
                 meta = sidecar(p, vid, source.name, fmt, level, built, labels, file)
                 files[f"{vid}/{vid}.json"] = pio.to_json(meta).encode()
+                files[f"{vid}/README.md"] = bundle_readme(meta).encode()
                 index[vid] = {"status": "ok", "file": f"{vid}/{file}", "sidecar": f"{vid}/{vid}.json",
                               "size_bytes": len(built.data)}
                 info(f"convert@{level}: {vid}: {len(built.data)} bytes")

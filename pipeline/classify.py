@@ -1,0 +1,82 @@
+"""Run an end-to-end bundle on a WAV file: python -m pipeline classify BUNDLE_DIR FILE.wav
+
+The clip must already be what the artefact takes (rate, length, float samples): a mismatch is an
+error naming the expected and the actual value, never a silent resample, pad or cast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import io as pio
+from pipeline.bench.runtimes import RUNTIMES
+from pipeline.export.formats import FORMATS
+
+
+class ClipError(ValueError):
+    """The clip does not match the artefact's input."""
+
+
+def load_bundle(folder: Path) -> tuple[dict, Path]:
+    sidecars = [p for p in folder.glob("*.json")]
+    if len(sidecars) != 1:
+        raise ClipError(f"{folder}: expected one sidecar JSON in the bundle, found {len(sidecars)}")
+    meta = pio.read_json(sidecars[0])
+    return meta, folder / meta["file"]
+
+
+def check_clip(clip: np.ndarray, sample_rate: int, meta: dict) -> np.ndarray:
+    """The clip as the end-to-end artefact takes it, or a ClipError naming expected vs actual."""
+    if not meta["model"].endswith("_e2e"):
+        raise ClipError(f"{meta['variant']} takes MFCC features, not audio; use its keras_e2e bundle")
+    f = meta["features"]
+    n_samples = int(meta["input"]["shape"][-1])
+    if sample_rate != f["sample_rate"]:
+        raise ClipError(f"sample rate: expected {f['sample_rate']} Hz, got {sample_rate} Hz (resample first)")
+    if clip.ndim != 1:
+        raise ClipError(f"channels: expected mono (1-D samples), got shape {clip.shape}")
+    if len(clip) != n_samples:
+        raise ClipError(f"length: expected {n_samples} samples ({f['clip_seconds']} s), got {len(clip)}")
+    if clip.dtype != np.float32:
+        raise ClipError(f"dtype: expected float32 samples in [-1, 1], got {clip.dtype}")
+    return clip.reshape(1, n_samples)
+
+
+def classify(folder: Path, clip: np.ndarray, sample_rate: int) -> tuple[str, np.ndarray]:
+    meta, artefact = load_bundle(folder)
+    x = check_clip(clip, sample_rate, meta)
+    run, _ = RUNTIMES[FORMATS[meta["format"]].runtime].load(str(artefact), 1)
+    scores = np.asarray(run(x), dtype=np.float64).reshape(-1)
+    out = meta["output"]
+    if out.get("scale"):
+        scores = out["scale"] * (scores - out["zero_point"])
+    return meta["labels"][int(np.argmax(scores))], scores
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    info = sf.info(str(path))
+    clip, sr = sf.read(str(path), dtype="float32", always_2d=False)
+    if not info.subtype.startswith("FLOAT"):
+        # integer PCM is scaled to [-1, 1) by the decoder: say so rather than hide it
+        print(f"note: {path.name} holds {info.subtype} samples, decoded to float32", file=sys.stderr)
+    return clip, sr
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        clip, sr = read_wav(Path(argv[1]))
+        label, scores = classify(Path(argv[0]), clip, sr)
+    except ClipError as err:
+        print(f"error: {argv[1]}: {err}", file=sys.stderr)
+        return 1
+    print(label)
+    print(" ".join(f"{s:.4f}" for s in scores))
+    return 0

@@ -1,0 +1,49 @@
+"""The README of a deployment bundle: what an app developer feeds the artefact and what comes out."""
+
+from __future__ import annotations
+
+RUNTIME_HINT = {
+    "tflite": "LiteRT / TensorFlow Lite interpreter (builtin operators only)",
+    "onnx": "onnxruntime (CPU execution provider)",
+}
+
+
+def _tensor(t: dict) -> str:
+    q = (f" Quantized: real = scale × (q − zero_point) with scale {t['scale']!r}, zero_point {t['zero_point']}."
+         if t.get("scale") else "")
+    return f"`{t['name']}`: {t['dtype']} {t['shape']}. {t.get('layout', '')}.{q}"
+
+
+def bundle_readme(meta: dict) -> str:
+    f = meta["features"]
+    n_samples = round(f["sample_rate"] * f["clip_seconds"])
+    e2e = meta["model"].endswith("_e2e")
+    lines = [
+        f"# {meta['variant']}", "",
+        f"{meta['model']} classifier, {meta['format'].upper()}, quantization `{meta['quantization']}`: "
+        f"{meta['quantization_description']}.",
+        f"Run it with {RUNTIME_HINT[meta['format']]}. File: `{meta['file']}` ({meta['size_bytes']:,} bytes, "
+        f"SHA-256 `{meta['sha256']}`).", "",
+        "## Input", "", _tensor(meta["input"]), "",
+    ]
+    if e2e:
+        lines += [f"Feed exactly {n_samples} mono float32 samples in [-1, 1] at {f['sample_rate']} Hz "
+                  f"({f['clip_seconds']} s). Resample and crop/pad before calling; the MFCC front end is inside "
+                  "the graph, so nothing else has to be computed in the app.", ""]
+    else:
+        lines += ["The input is the MFCC matrix of one clip, computed exactly like training (librosa):", "",
+                  f"- {n_samples} mono float samples at {f['sample_rate']} Hz",
+                  f"- STFT n_fft={f['n_fft']}, hop_length={f['hop_length']}, periodic Hann window, "
+                  f"center=True with zero padding",
+                  f"- power spectrogram (power 2) -> Slaney mel filter bank, n_mels={f['n_mels']}, "
+                  f"fmin={f['fmin']}, fmax={f['fmax']}",
+                  f"- 10·log10(max(S, 1e-10)), floor at (max − {f['top_db']}) dB per clip",
+                  f"- DCT-II (orthonormal), first n_mfcc={f['n_mfcc']} coefficients -> ({f['n_mfcc']}, frames)",
+                  "", "Porting this is error-prone: prefer the `keras_e2e` bundle, which takes raw audio.", ""]
+    lines += ["## Output", "", _tensor(meta["output"]), "",
+              "Class index -> label: " + ", ".join(f"{i} = {lab}" for i, lab in enumerate(meta["labels"])) + ".",
+              "The predicted class is the argmax (it works directly on quantized outputs).", ""]
+    if e2e:
+        lines += [f"A second output `mfcc` returns the in-graph features for checking; apps can ignore it.", ""]
+    lines += ["`" + meta["variant"] + ".json` beside this file holds the same facts for programs."]
+    return "\n".join(lines) + "\n"
