@@ -20,16 +20,26 @@ keys, tempi and timbres are drawn per clip):
 * classical  - bowed strings (sawtooth through a body/bridge filter, slow bow attack, 5-6.5 Hz
                vibrato, bow noise), a legato melody over sustained harmony, no drums, hall reverb.
 
-`Difficulty.overlap` widens each class's tempo/register/timbre ranges towards a shared range so
-classes overlap (rock and electronic tempi, jazz and classical timbres, speech pitch and melody
-register, drum levels down to barely audible). Then coloured background noise is mixed in at a
-drawn SNR and a random gain is applied; the clip is scaled down (never clipped) if its peak
-would exceed 0.99.
+`Difficulty.overlap` (0..1) makes the classes overlap the way real genres do:
+* ranges widen towards shared ones: tempi (rock and electronic meet), registers (speech pitch
+  reaches melody range), swing towards straight eighths, distortion down to nearly clean,
+  attack/reverb/brightness ranges, drum level down to -16 dB;
+* borrowed parts appear with probability ~0.6*overlap at -18..-3 dB: string pads or organ/piano
+  chords in rock, house-piano stabs or string pads in electronic, organ/string comping and an
+  electric bass in jazz, a piano accompaniment in classical, a music bed under speech (radio);
+* with probability 0.3*overlap the drums sit out the clip (an intro, break or breakdown), so the
+  other traits must carry the class.
+Then coloured background noise is mixed in at a drawn SNR and a random gain is applied; the clip
+is scaled down (never clipped) if its peak would exceed 0.99.
 
-Everything is vectorised: per-note quantities are expanded to per-sample arrays with np.repeat,
-oscillator phases come from a cumulative sum, filters are scipy.signal.lfilter calls (the swept
-filter runs block-wise with its state carried over). Sines are evaluated in float32 on the
-fractional phase (numpy's float32 sin is SIMD-vectorised; the float64 one is ~15x slower here).
+Speed (~2-4 ms for 1 s at 16 kHz): nothing runs per sample in Python. Notes and hits are
+rendered per event on their own span of samples (a Python loop over the few events of a clip,
+numpy inside), drums are pre-rendered once per clip and placed like samples, phases are
+frequency x time-since-onset in float32 (vibrato via its closed-form phase integral; the speech
+pitch contour via one cumulative sum), filters are scipy.signal.lfilter calls (cascades merged
+into one call; the swept filter runs block-wise with its state carried over), reverb is one FFT
+convolution and the background noise one inverse FFT. Sines are evaluated in float32 on the
+fractional phase (numpy's float32 sin is SIMD-vectorised; the float64 one is ~15x slower).
 """
 
 from __future__ import annotations
@@ -112,7 +122,7 @@ def synthesize_clip(label: str, rng: np.random.Generator, *, sample_rate: int, d
                     difficulty: Difficulty = DEFAULT_DIFFICULTY) -> np.ndarray:
     """One clip of class `label`: float32 mono in [-1, 1], exactly round(sample_rate*duration_s)
     samples. The same generator state gives byte-identical output."""
-    if label not in _GENERATORS:
+    if not isinstance(label, str) or label not in _GENERATORS:
         raise ValueError(f"unknown label {label!r}; allowed labels: {list(CLASSES)}")
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy.random.Generator (see clip_rng), got {type(rng).__name__}")
@@ -267,7 +277,7 @@ def _place(c: _Ctx, out: np.ndarray, onsets, vels, template: np.ndarray) -> None
     """Add vel * template at every onset (a sampler: overlapping hits ring on together)."""
     L = template.size
     for k, a, e, _ in _spans(c, onsets, np.full(len(onsets), L / c.sr), choke=False):
-        s = a if onsets[k] >= 0 else int(round(onsets[k] * c.sr))
+        s = int(round(onsets[k] * c.sr))               # the onset sample (may be before the clip)
         out[a:e] += vels[k] * template[a - s:e - s]
 
 
@@ -750,13 +760,15 @@ def _classical(c: _Ctx) -> np.ndarray:
     melody, harmony = np.zeros(c.n), np.zeros(c.n)
     for i, a, e, dt in _spans(c, m_t):
         cyc = m_hz[i] * (dt + G[0, a:e] - G_at(0, m_t[i])) + ph[0]
-        melody[a:e] = (2.0 * _frac(cyc) - 1.0) * (1.0 - dip_m * np.exp(dt * (-1.0 / attack)))
+        bow = np.minimum(dt * 100.0, 1.0) * (1.0 - dip_m * np.exp(dt * (-1.0 / attack)))  # bow change
+        melody[a:e] = _fade_end((2.0 * _frac(cyc) - 1.0) * bow, c)
     for i, a, e, dt in _spans(c, h_t):
         t0 = h_t[i]
         g0 = np.array([[G_at(v, t0)] for v in (1, 2, 3)], dtype=np.float32)
         cyc = h_hz[i][:, None] * (dt[None, :] + G[1:, a:e] - g0) + ph[1:, None]
-        env = _env(dt, 0.005, pizz_dec) if pizz else 1.0 - dip_h * np.exp(dt * (-1.0 / attack))
-        harmony[a:e] = (2.0 * _frac(cyc).sum(axis=0) - 3.0) * env
+        env = _env(dt, 0.005, pizz_dec) if pizz else \
+            np.minimum(dt * 100.0, 1.0) * (1.0 - dip_h * np.exp(dt * (-1.0 / attack)))
+        harmony[a:e] = _fade_end((2.0 * _frac(cyc).sum(axis=0) - 3.0) * env, c)
     x = melody * c.u(0.8, 1.3) + harmony * c.u(0.4, 0.7) + c.noise(c.n) * c.u(0.01, 0.04)   # + bow noise
     x *= np.minimum((c.t - start) / 0.3, 1.0) * (1.0 + c.u(-0.3, 0.3) * c.t / max(c.dur, 1e-3))  # swell
 

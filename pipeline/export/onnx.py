@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from contextlib import contextmanager
 import sys
 import tempfile
 from pathlib import Path
@@ -146,11 +147,34 @@ def level_dynamic_int8(model, calibration):
     return _through_files(model, lambda s, d: quantize_dynamic(s, d, weight_type=QuantType.QInt8))
 
 
+@contextmanager
+def _single_threaded_calibration():
+    """onnxruntime's calibrator opens its sessions with default threading. Under load a multi-threaded
+    run can round a range one ulp differently, which changes the scales and so the file (seen once in
+    the reproducibility test). One thread makes calibration, and the file, the same in every run."""
+    import onnxruntime
+
+    original = onnxruntime.SessionOptions
+
+    class OneThread(original):
+        def __init__(self):
+            super().__init__()
+            self.intra_op_num_threads = 1
+            self.inter_op_num_threads = 1
+
+    onnxruntime.SessionOptions = OneThread
+    try:
+        yield
+    finally:
+        onnxruntime.SessionOptions = original
+
+
 def _static(activation_type_name: str, extra: dict):
     def level(model, calibration):
         _require_quantizable(model)
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
+        @_single_threaded_calibration()
         def run(src, dst):
             quantize_static(src, dst, _calibration_reader(model, calibration), quant_format=QuantFormat.QDQ,
                             activation_type=getattr(QuantType, activation_type_name),
