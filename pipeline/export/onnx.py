@@ -117,7 +117,8 @@ def _through_files(model, fn: Callable[[str, str], None]):
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = str(Path(tmp) / "in.onnx"), str(Path(tmp) / "out.onnx")
         onnx.save(model, src)
-        fn(src, dst)
+        with _single_threaded_sessions():
+            fn(src, dst)
         return finish(onnx.load(dst))
 
 
@@ -148,11 +149,13 @@ def level_dynamic_int8(model, calibration):
 
 
 @contextmanager
-def _single_threaded_calibration():
-    """onnxruntime's calibrator opens its sessions with default threading. Under load a multi-threaded
-    run can round a range one ulp differently, which changes the scales and so the file (seen once in
-    the reproducibility test). One thread makes calibration, and the file, the same in every run."""
+def _single_threaded_sessions():
+    """onnxruntime's quantizer opens sessions (graph optimisation, calibration) with default threading.
+    Under load a multi-threaded run can round a value one ulp differently, which changes scales and so
+    the file (seen in the reproducibility test, for dynamic and static levels). One thread makes the
+    quantized file the same in every run."""
     import onnxruntime
+    from onnxruntime.quantization import quant_utils
 
     original = onnxruntime.SessionOptions
 
@@ -162,11 +165,11 @@ def _single_threaded_calibration():
             self.intra_op_num_threads = 1
             self.inter_op_num_threads = 1
 
-    onnxruntime.SessionOptions = OneThread
+    onnxruntime.SessionOptions = quant_utils.SessionOptions = OneThread
     try:
         yield
     finally:
-        onnxruntime.SessionOptions = original
+        onnxruntime.SessionOptions = quant_utils.SessionOptions = original
 
 
 def _static(activation_type_name: str, extra: dict):
@@ -174,7 +177,6 @@ def _static(activation_type_name: str, extra: dict):
         _require_quantizable(model)
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-        @_single_threaded_calibration()
         def run(src, dst):
             quantize_static(src, dst, _calibration_reader(model, calibration), quant_format=QuantFormat.QDQ,
                             activation_type=getattr(QuantType, activation_type_name),
