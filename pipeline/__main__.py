@@ -23,6 +23,10 @@ STAGES = {  # stage -> names of its arguments (from the DVC matrix)
 
 
 def main(argv: list[str]) -> int:
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        # Libraries iterate sets of names (tf2onnx, onnxruntime's quantizer): a fixed hash seed keeps
+        # every artefact byte-identical between runs. Re-executing is the only way to set it.
+        os.execve(sys.executable, [sys.executable, "-m", "pipeline", *argv], {**os.environ, "PYTHONHASHSEED": "0"})
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__ + "\nstages: " + ", ".join(f"{s} {' '.join(a)}".strip() for s, a in STAGES.items()))
         return 0 if argv else 2

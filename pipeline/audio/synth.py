@@ -58,13 +58,17 @@ CLASSES = ("speech", "rock", "jazz", "electronic", "classical")
 
 @dataclass(frozen=True)
 class Difficulty:
-    """How hard the clips are to tell apart. The defaults were chosen with
-    scripts/calibrate_synth.py (a small DS-CNN on 20x51 MFCCs reaches ~90% test accuracy
-    with 300 clips per class; see that script)."""
+    """How hard the clips are to tell apart.
 
-    overlap: float = 0.6                      # 0..1: how far tempo/key/timbre ranges of classes overlap
-    snr_db: tuple[float, float] = (0.0, 20.0)  # background noise SNR drawn uniformly
-    gain_db: tuple[float, float] = (-24.0, 0.0)  # random gain drawn uniformly (0 dB = -20 dBFS RMS)
+    The defaults were chosen with scripts/calibrate_synth.py: with 300 clips per class a small
+    DS-CNN on the 20x51 MFCCs reaches ~92% test accuracy (a logistic regression on MFCC
+    mean+std about the same), so the classes are learnable and quantization losses can show.
+    Without noise and overlap both models are at ~100%.
+    """
+
+    overlap: float = 0.8                         # 0..1: how far tempo/key/timbre ranges of classes overlap
+    snr_db: tuple[float, float] = (-5.0, 15.0)   # background noise SNR (dB) drawn uniformly
+    gain_db: tuple[float, float] = (-24.0, 0.0)  # random gain (dB) drawn uniformly; 0 dB = -20 dBFS RMS
 
 
 DEFAULT_DIFFICULTY = Difficulty()

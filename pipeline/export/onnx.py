@@ -22,6 +22,10 @@ QUANTIZABLE_OPS = {"MatMul", "Gemm", "Conv", "ConvTranspose", "Gather", "Attenti
 
 def finish(model):
     model.ir_version = min(model.ir_version, MAX_IR_VERSION)
+    # The quantizer lists opsets in hash order: sort them so the same graph gives the same bytes.
+    opsets = sorted(model.opset_import, key=lambda o: o.domain)
+    del model.opset_import[:]
+    model.opset_import.extend(opsets)
     return model
 
 
