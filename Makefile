@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.lock-sha256
 LOCK_SHA := $(shell sha256sum requirements.lock | cut -d' ' -f1)
 
-.PHONY: setup env arm repro test bench clean-env
+.PHONY: setup env arm browser repro test bench clean-env
 
 setup: env arm
 
@@ -23,10 +23,13 @@ env:
 arm:
 	@bash scripts/provision_arm.sh
 
+browser:  # Debian's chromium, for the test that opens the HTML report headless
+	@bash scripts/install_browser.sh
+
 repro: setup
 	$(VENV)/bin/dvc repro
 
-test: setup
+test: setup browser
 	@bash scripts/run_tests.sh
 
 bench: setup
