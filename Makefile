@@ -26,8 +26,9 @@ arm:
 browser:  # Debian's chromium, for the test that opens the HTML report headless
 	@bash scripts/install_browser.sh
 
+# Stages run `python -m pipeline ...`: the environment's bin goes first on PATH.
 repro: setup
-	$(VENV)/bin/dvc repro
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro
 
 test: setup browser
 	@bash scripts/run_tests.sh
