@@ -56,7 +56,18 @@ def prepare_inputs(x: np.ndarray, spec: dict) -> list[np.ndarray]:
         if spec.get("scale"):
             info = np.iinfo(dtype)
             s = np.clip(np.round(s / spec["scale"]) + spec["zero_point"], info.min, info.max)
-        out.append(np.ascontiguousarray(s.astype(dtype)))
+        out.append(aligned_copy(s.astype(dtype)))
+    return out
+
+
+def aligned_copy(a: np.ndarray, align: int = 64) -> np.ndarray:
+    """A copy starting on a cache-line boundary. Kernels take other paths for unaligned heads and
+    tails, so where malloc happens to put an input (it moves with the length of file paths read
+    earlier) would otherwise change the instruction count by up to 1%."""
+    buf = np.empty(a.nbytes + align, dtype=np.uint8)
+    offset = (-buf.ctypes.data) % align
+    out = buf[offset:offset + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
     return out
 
 
