@@ -41,12 +41,13 @@ def fp32_from_keras(source: Source):
         if res.returncode != 0:
             raise RuntimeError(f"tf2onnx failed ({res.returncode}):\n{res.stderr[-3000:]}")
         model = onnx.load(out)
-    return finish(canonical_initializer_names(model))
+    return finish(canonical_names(model))
 
 
-def canonical_initializer_names(model):
-    """tf2onnx numbers the constants it folds in an order that varies between runs (same values,
-    other names). Rename them by first use in the node order, so the same graph gives the same bytes."""
+def canonical_names(model):
+    """tf2onnx numbers the nodes and constants it creates in an order that varies between runs (same
+    graph, other names). Name constants, nodes and intermediate tensors by position in the node order,
+    so the same graph gives the same bytes. Graph inputs and outputs keep their names."""
     inits = {i.name: i for i in model.graph.initializer}
     mapping: dict[str, str] = {}
     for node in model.graph.node:
@@ -55,8 +56,16 @@ def canonical_initializer_names(model):
                 mapping[name] = f"const_{len(mapping)}"
     for name in sorted(set(inits) - set(mapping)):
         mapping[name] = f"const_{len(mapping)}"
+    keep = {i.name for i in model.graph.input} | {o.name for o in model.graph.output}
+    for i, node in enumerate(model.graph.node):
+        node.name = f"{node.op_type}_{i}"
+        for j, out in enumerate(node.output):
+            if out and out not in keep:
+                mapping[out] = f"{node.name}:{j}"
     for node in model.graph.node:
         node.input[:] = [mapping.get(n, n) for n in node.input]
+        node.output[:] = [mapping.get(n, n) for n in node.output]
+    del model.graph.value_info[:]  # optional shape hints keyed by the old names
     ordered = sorted(inits.values(), key=lambda i: int(mapping[i.name].split("_")[1]))
     for init in ordered:
         init.name = mapping[init.name]
