@@ -132,6 +132,7 @@ class Target(Strict):
     clock_ghz: PositiveFloat | None = None
     ipc: PositiveFloat | None = None
     runs: PositiveInt | None = None
+    agreement_clips: PositiveInt = 50  # emulated: test clips whose top-1 is compared with the host's
     required: bool = False
 
 

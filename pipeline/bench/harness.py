@@ -96,7 +96,7 @@ def benchmark_record(job: dict, threads: int, warmup: int, runs: int, load_repea
         run, run_extra = runtime.load(job["artefact"], threads, parity["output"] if parity else None)
         load_ms.append((time.perf_counter_ns() - t0) / 1e6)
     inputs = prepare_inputs(np.load(job["inputs"]), job["input"])
-    predictions = [int(np.argmax(run(x))) for x in inputs]
+    predictions = [int(np.argmax(run(x))) for x in inputs[:job.get("max_predictions") or len(inputs)]]
     extra = feature_parity([run_extra(x) for x in inputs], np.load(parity["reference"])) if parity else {}
     for i in range(warmup):
         run(inputs[i % len(inputs)])

@@ -108,7 +108,8 @@ def render(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_ap
                 f"QEMU user mode, `-cpu {target['cpu']}`. Instructions are counted exactly inside the inference "
                 f"region (deterministic). The device latency is an **estimate**: instructions / "
                 f"(IPC {target['ipc']} × {target['clock_ghz']} GHz), both nominal figures from params.yaml. "
-                "Emulated p50 is wall time under QEMU on this host, **not** device time.", ""]
+                "Emulated p50 is wall time under QEMU on this host, **not** device time. Agreement with the host: "
+                f"top-1 on the first {target.get('agreement_clips', '')} test clips.", ""]
         ok = [r for r in rows if r["status"] == "ok"]
         out += [table(ok, TARGET_COLUMNS) if ok else "_No variant ran on this target._", ""]
         out += e2e_section(name, e2e.get(name, []), hop_ms, estimate=True)
