@@ -185,6 +185,7 @@ class DevTools:
             self.proc.kill()
             self.proc.wait()
         os.close(self._cmd_w)
+        os.close(self._resp_r)  # the reader thread then sees an error and ends
 
 
 PAGE_PROBE = """JSON.stringify({
