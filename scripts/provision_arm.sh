@@ -109,7 +109,7 @@ changed=0
 
 CPUS=(cortex-a53 cortex-a72 cortex-a76)   # keep in sync with pipeline/targets/qemu.py
 
-fake_cpuinfo() {  # /proc/cpuinfo of one core of the given type
+fake_cpuinfo() {  # /proc/cpuinfo entry of one core of the given type: cpu [index]
     local part variant rev features
     case "$1" in
         cortex-a53) part=0xd03 variant=0x0 rev=4
@@ -120,14 +120,14 @@ fake_cpuinfo() {  # /proc/cpuinfo of one core of the given type
                     features='fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp' ;;
         *) die "no cpuinfo for $1" ;;
     esac
-    printf 'processor\t: 0\nBogoMIPS\t: 100.00\nFeatures\t: %s\n' "$features"
+    printf 'processor\t: %s\nBogoMIPS\t: 100.00\nFeatures\t: %s\n' "${2:-0}" "$features"
     printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: %s\n' "$variant"
     printf 'CPU part\t: %s\nCPU revision\t: %s\n\n' "$part" "$rev"
 }
 
 # --------------------------------------------------------------- 2. sysroot
 if [ "$(cat "$SYSROOT_STAMP" 2>/dev/null | head -n1)" != "sysroot-format=$SYSROOT_FORMAT" ] \
-   || [ ! -x "$SYSROOT/usr/bin/python3.11" ] || [ ! -f "$ARM/cpu/${CPUS[-1]}/proc/cpuinfo" ]; then
+   || [ ! -x "$SYSROOT/usr/bin/python3.11" ]; then
     changed=1
     log "building aarch64 Python 3.11 sysroot in $SYSROOT"
     if ! dpkg --print-foreign-architectures | grep -qx arm64; then
@@ -169,23 +169,93 @@ if [ "$(cat "$SYSROOT_STAMP" 2>/dev/null | head -n1)" != "sysroot-format=$SYSROO
     ldconfig -r "$SYSROOT.tmp" 2>/dev/null || rm -f "$SYSROOT.tmp/etc/ld.so.cache"
     rm -rf "$SYSROOT" "$ARM/debs"
     mv "$SYSROOT.tmp" "$SYSROOT"
-    # one view per modelled core: symlinks to the sysroot plus that core's
-    # /proc/cpuinfo (MIDR, features) and a single online CPU in /sys
-    rm -rf "$ARM/cpu"
-    for cpu in "${CPUS[@]}"; do
-        view=$ARM/cpu/$cpu
-        mkdir -p "$view/proc" "$view/sys/devices/system/cpu"
-        for entry in "$SYSROOT"/*; do
-            [ "$(basename "$entry")" = proc ] || ln -s "../../sysroot/$(basename "$entry")" "$view/"
-        done
-        fake_cpuinfo "$cpu" > "$view/proc/cpuinfo"
-        for f in possible present online; do echo 0 > "$view/sys/devices/system/cpu/$f"; done
-    done
     log "precompiling the guest stdlib under emulation"
     qemu_guest -m compileall -q -x '/(test|tests|idlelib|lib2to3|tkinter|turtledemo|ensurepip)/' \
         "$SYSROOT/usr/lib/python3.11" >/dev/null \
         || die "compileall failed under emulation"
     { echo "sysroot-format=$SYSROOT_FORMAT"; printf '%s\n' "${debs[@]}"; } > "$SYSROOT_STAMP"
+fi
+
+# --------------------------------------------------------------- 2b. boards
+# One view per modelled core: symlinks to the sysroot plus a complete, fixed description of a
+# 4-core board of that core (/proc/cpuinfo, /sys CPU topology, caches, clocks, no PCI devices)
+# and fixed /etc files. qemu -L falls back to the HOST's file for any path the view lacks, and
+# the runtimes read these at start-up (onnxruntime reads the L2 size and the PCI bus; MLAS picks
+# its int8 kernels by the MIDR of the core getcpu() reports): without them the counts depend on
+# the machine, and on which host core the process happened to run (0 or 1 here: 25 instructions
+# per call). pipeline/targets/qemu.py keeps the emulator on host CPUs 0-3, the board's cores.
+BOARD_CORES=4   # keep in sync with BOARD_CORES in pipeline/targets/qemu.py
+
+board_facts() {  # cpu -> "l1d l1i l2 l3 max_khz min_khz" (nominal: Raspberry Pi 3 / 4 / 5)
+    case "$1" in
+        cortex-a53) echo "32K 32K 512K - 1200000 600000" ;;
+        cortex-a72) echo "32K 48K 1024K - 1800000 600000" ;;
+        cortex-a76) echo "64K 64K 512K 2048K 2400000 1500000" ;;
+        *) die "no board facts for $1" ;;
+    esac
+}
+
+write_cache() {  # dir level type size shared
+    mkdir -p "$1"
+    echo "$2" > "$1/level"; echo "$3" > "$1/type"; echo "$4" > "$1/size"; echo "$5" > "$1/shared_cpu_list"
+    echo 64 > "$1/coherency_line_size"
+}
+
+make_view() {  # cpu view
+    local cpu=$1 view=$2 last=$((BOARD_CORES - 1)) i c l1d l1i l2 l3 maxf minf
+    read -r l1d l1i l2 l3 maxf minf < <(board_facts "$cpu")
+    mkdir -p "$view/proc" "$view/sys/devices/system/cpu" "$view/sys/bus/pci/devices" \
+             "$view/sys/class/drm" "$view/sys/class/accel"
+    for entry in "$SYSROOT"/*; do
+        case "$(basename "$entry")" in proc|sys) ;; *) ln -s "../../sysroot/$(basename "$entry")" "$view/" ;; esac
+    done
+    for i in $(seq 0 "$last"); do fake_cpuinfo "$cpu" "$i"; done > "$view/proc/cpuinfo"
+    for f in possible present online; do echo "0-$last" > "$view/sys/devices/system/cpu/$f"; done
+    echo "$last" > "$view/sys/devices/system/cpu/kernel_max"
+    echo "" > "$view/sys/devices/system/cpu/offline"
+    for i in $(seq 0 "$last"); do
+        c=$view/sys/devices/system/cpu/cpu$i
+        mkdir -p "$c/topology" "$c/cpufreq"
+        echo 1 > "$c/online"
+        echo 0 > "$c/topology/physical_package_id"; echo 0 > "$c/topology/cluster_id"
+        echo "$i" > "$c/topology/core_id"
+        for f in cluster_cpus_list core_siblings_list package_cpus_list die_cpus_list; do
+            echo "0-$last" > "$c/topology/$f"
+        done
+        for f in thread_siblings_list core_cpus_list; do echo "$i" > "$c/topology/$f"; done
+        echo "$maxf" > "$c/cpufreq/cpuinfo_max_freq"; echo "$minf" > "$c/cpufreq/cpuinfo_min_freq"
+        write_cache "$c/cache/index0" 1 Data "$l1d" "$i"
+        write_cache "$c/cache/index1" 1 Instruction "$l1i" "$i"
+        write_cache "$c/cache/index2" 2 Unified "$l2" "$([ "$l3" = - ] && echo "0-$last" || echo "$i")"
+        if [ "$l3" != - ]; then write_cache "$c/cache/index3" 3 Unified "$l3" "0-$last"; fi
+    done
+}
+
+write_guest_etc() {  # fixed identity files: the host's would otherwise be read
+    local etc=$SYSROOT/etc
+    mkdir -p "$etc"
+    printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n' > "$etc/os-release"
+    printf 'passwd: files\ngroup: files\nhosts: files\n' > "$etc/nsswitch.conf"
+    printf 'root:x:0:0:root:/nonexistent:/bin/sh\n' > "$etc/passwd"
+    printf 'root:x:0:\n' > "$etc/group"
+    printf '127.0.0.1 localhost\n' > "$etc/hosts"
+    # UTC as a TZif v1 file (no transitions, one type: offset 0, "UTC"), so that no tzdata is needed
+    { printf 'TZif'; printf '\0%.0s' $(seq 32); printf '\0\0\0\1\0\0\0\4'; printf '\0%.0s' $(seq 6)
+      printf 'UTC\0'; } > "$etc/localtime"
+}
+
+BOARD_STAMP=$ARM/boards.stamp
+BOARD_FORMAT=1   # bump when the board description changes
+if [ "$(cat "$BOARD_STAMP" 2>/dev/null)" != "board-format=$BOARD_FORMAT cores=$BOARD_CORES $(cat "$SYSROOT_STAMP")" ] \
+   || [ ! -f "$ARM/cpu/${CPUS[-1]}/proc/cpuinfo" ]; then
+    changed=1
+    log "describing ${BOARD_CORES}-core boards of ${CPUS[*]}"
+    write_guest_etc
+    rm -rf "$ARM/cpu.tmp"
+    for cpu in "${CPUS[@]}"; do make_view "$cpu" "$ARM/cpu.tmp/$cpu"; done
+    rm -rf "$ARM/cpu"
+    mv "$ARM/cpu.tmp" "$ARM/cpu"
+    echo "board-format=$BOARD_FORMAT cores=$BOARD_CORES $(cat "$SYSROOT_STAMP")" > "$BOARD_STAMP"
 fi
 
 # --------------------------------------------------------------- 3. wheels

@@ -163,7 +163,7 @@ def _specs(workdir, kind, sizes=(SMALL, BIG)):
 
 def _run_guest(workdir, cpu, kind, specs):
     argv = [str(workdir / "guest.py"), kind, str(K)] + [f"{m}::{x}" for m, x in specs]
-    proc, counts = qemu.run_python(cpu, argv, cwd=str(qemu.PROJECT_ROOT), timeout=300)
+    proc, counts = qemu.run_python(cpu, argv, timeout=300)
     return json.loads(proc.stdout.strip().splitlines()[-1]), counts
 
 
@@ -208,9 +208,9 @@ def test_check_available_names_missing_parts(monkeypatch, tmp_path):
     assert "sysroot" in msg and "plugin" in msg and "provision_arm.sh" in msg
 
 
-def test_unknown_cpu_rejected():
+def test_unknown_cpu_rejected(tmp_path):
     with pytest.raises(ValueError):
-        qemu.command("cortex-a9", ["x.py"])
+        qemu.command("cortex-a9", ["x.py"], tmp_path)
 
 
 def test_onnxruntime_counts(arm_target, workdir):
@@ -236,11 +236,33 @@ def test_guest_failure_reports_stderr(arm_target, tmp_path):
     script = tmp_path / "fail.py"
     script.write_text("import sys\nprint('boom-marker', file=sys.stderr)\nsys.exit(3)\n")
     with pytest.raises(qemu.GuestError) as exc:
-        qemu.run_python("cortex-a53", [str(script)], cwd=str(tmp_path), count=False)
+        qemu.run_python("cortex-a53", [str(script)], count=False)
     assert "boom-marker" in str(exc.value) and "exited with 3" in str(exc.value)
 
 
 def test_count_false_returns_none(arm_target, tmp_path):
     proc, counts = qemu.run_python("cortex-a53", ["-c", "import platform; print(platform.machine())"],
-                                   cwd=str(tmp_path), count=False)
+                                   count=False)
     assert counts is None and proc.stdout.strip() == "aarch64"
+
+
+def test_harness_count_does_not_depend_on_where_the_checkout_lives(arm_target, workdir, tmp_path):
+    """The same artefact and inputs, read from a short and from a long path: the same integer.
+    (Before the guest workspace, a longer checkout path moved counts by up to 0.6%.)"""
+    from types import SimpleNamespace
+
+    from pipeline.targets.qemu_run import run_variant
+
+    target = SimpleNamespace(cpu="cortex-a53", agreement_clips=2)
+    settings = {"threads": 1, "warmup": 1, "runs": 3, "count_runs": 3, "load_repeats": 1}
+    counts = []
+    for folder in (tmp_path / "a", tmp_path / ("a-much-longer-folder-name" * 4) / "nested"):
+        folder.mkdir(parents=True)
+        _onnx_matmul(SMALL, folder / "m.onnx")
+        np.save(folder / "x.npy", np.stack([_input(SMALL)] * 4))
+        job = {"id": "matmul.onnx.fp32", "runtime": "onnxruntime", "artefact": str(folder / "m.onnx"),
+               "inputs": str(folder / "x.npy"), "input": {"name": "x", "shape": [1, SMALL], "dtype": "float32"}}
+        record = run_variant(target, settings, job)
+        assert record["predictions"] == [int(np.argmax(_input(SMALL) @ _weights(SMALL)))] * 2
+        counts.append(record["instructions_per_inference"])
+    assert counts[0] == counts[1] > 0, counts

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +32,14 @@ CPU_VIEWS = ARM_CACHE / "cpu"
 CPUS = ("cortex-a53", "cortex-a72", "cortex-a76")
 
 GUEST_ADDRESS_SPACE = "64G"
+
+# The modelled board has this many cores (scripts/provision_arm.sh describes them in /proc and
+# /sys). QEMU passes getcpu() and sched_getaffinity() through to the host: MLAS picks its kernels
+# by the core getcpu() reports, and the runtimes size themselves by the affinity mask. So the
+# emulator is pinned to ONE host CPU that the board also has: every machine then shows the guest
+# the same single core (unpinned, the host core it landed on moved counts by 25 per call, and a
+# 2-CPU mask against a 1-CPU one by 400).
+BOARD_CORES = 4
 
 PROVISION_CMD = "bash scripts/provision_arm.sh"
 
@@ -93,32 +102,71 @@ def check_available() -> None:
             + f". Install it with `{PROVISION_CMD}` from {PROJECT_ROOT} (or `make arm`).")
 
 
-def guest_env(cwd: str, extra_pythonpath=(), count: bool = True) -> dict[str, str]:
+# The guest's world has the same shape on every machine: it runs in a workspace whose path has a
+# fixed length (mkdtemp under /tmp), sees its interpreter as /usr/bin/python3.11 (-0, and -L maps
+# /usr onto the sysroot) and its wheels as <workspace>/site, and reads the artefacts and inputs
+# from fixed names inside the workspace. Path lengths change the size of allocations made before
+# the measured region (module paths, file names, argv on the initial stack), and the allocator's
+# and the kernels' paths depend on heap layout: a longer checkout path moved counts by up to 0.6%.
+GUEST_WORKSPACE_PARENT = "/tmp"
+GUEST_ARGV0 = "/usr/bin/python3.11"
+# The modules the guest imports from this project (stdlib + numpy + the runtimes only).
+GUEST_MODULES = ("pipeline/__init__.py", "pipeline/bench/__init__.py", "pipeline/bench/harness.py",
+                 "pipeline/bench/region.py", "pipeline/bench/runtimes.py")
+
+
+@contextmanager
+def guest_workspace():
+    """A fresh folder of fixed path length holding what the guest needs; removed afterwards."""
+    ws = Path(tempfile.mkdtemp(prefix="arm-", dir=GUEST_WORKSPACE_PARENT))
+    try:
+        (ws / "py").symlink_to(GUEST_PYTHON)
+        (ws / "site").symlink_to(GUEST_SITE)
+        for rel in GUEST_MODULES:
+            (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(PROJECT_ROOT / rel, ws / rel)
+        yield ws
+    finally:
+        shutil.rmtree(ws, ignore_errors=True)
+
+
+def guest_env(workspace: Path, count: bool = True) -> dict[str, str]:
     """The complete environment the guest runs with."""
     env = dict(_BASE_ENV)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(GUEST_SITE), str(cwd)] + [str(p) for p in extra_pythonpath])
+    env["PYTHONPATH"] = os.pathsep.join([str(workspace / "site"), str(workspace)])
     if count:
         env["PIPELINE_COUNT_REGION"] = "1"
     return env
 
 
-def command(cpu: str, argv, *, plugin_out: str | None = None) -> list[str]:
+def command(cpu: str, argv, workspace: Path, *, plugin_out: str | None = None) -> list[str]:
     """The qemu-aarch64 command line (without environment)."""
     if cpu not in CPUS:
         raise ValueError(f"unsupported cpu {cpu!r}; choose one of {', '.join(CPUS)}")
     cmd = [qemu_binary() or "qemu-aarch64", "-cpu", cpu, "-L", str(CPU_VIEWS / cpu),
            # a reserved guest address space: QEMU then places every guest
            # mapping itself, independent of the host's layout and ASLR
-           "-R", GUEST_ADDRESS_SPACE]
+           "-R", GUEST_ADDRESS_SPACE, "-0", GUEST_ARGV0]
     if plugin_out is not None:
         cmd += ["-plugin", f"{PLUGIN},out={plugin_out}"]
-    return cmd + [str(GUEST_PYTHON)] + [str(a) for a in argv]
+    return cmd + [str(workspace / "py")] + [str(a) for a in argv]
 
 
-def run_python(cpu: str, argv, *, cwd: str, extra_pythonpath=(), count: bool = True,
+def board_affinity() -> set[int]:
+    """The one host CPU the emulator runs on: the lowest allowed to us that the board also has."""
+    cpus = sorted(c for c in os.sched_getaffinity(0) if c < BOARD_CORES)
+    if not cpus:
+        raise TargetUnavailable(f"the emulated board has cores 0-{BOARD_CORES - 1}, but this process may only run "
+                                f"on host CPUs {sorted(os.sched_getaffinity(0))}: allow one of CPUs "
+                                f"0-{BOARD_CORES - 1} (taskset/cgroup cpuset)")
+    return {cpus[0]}
+
+
+def run_python(cpu: str, argv, *, workspace: Path | None = None, count: bool = True,
                timeout: float | None = None):
-    """Run ``python3.11 <argv...>`` on an emulated ``cpu`` core.
+    """Run ``python3.11 <argv...>`` on an emulated ``cpu`` core, in ``workspace`` (its cwd; a
+    fresh `guest_workspace()` when None). Paths in argv are best relative to the workspace: the
+    guest then sees the same strings on every machine.
 
     Returns ``(completed_process, counts)``; stdout/stderr are captured as
     text. ``counts`` is the plugin's JSON: ``{"regions": N, "instructions":
@@ -128,13 +176,17 @@ def run_python(cpu: str, argv, *, cwd: str, extra_pythonpath=(), count: bool = T
     non-zero exit or timeout, TargetUnavailable if not provisioned.
     """
     check_available()
-    env = guest_env(cwd, extra_pythonpath, count)
+    if workspace is None:
+        with guest_workspace() as ws:
+            return run_python(cpu, argv, workspace=ws, count=count, timeout=timeout)
+    env = guest_env(workspace, count)
+    cpus = board_affinity()
     with tempfile.TemporaryDirectory(prefix="qemu-count-") as tmp:
         out = os.path.join(tmp, "counts.json") if count else None
-        cmd = command(cpu, argv, plugin_out=out)
+        cmd = command(cpu, argv, workspace, plugin_out=out)
         try:
-            proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
-                                  timeout=timeout, check=False)
+            proc = subprocess.run(cmd, cwd=workspace, env=env, capture_output=True, text=True,
+                                  timeout=timeout, check=False, preexec_fn=lambda: os.sched_setaffinity(0, cpus))
         except subprocess.TimeoutExpired as exc:
             err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
             raise GuestError(f"guest timed out after {timeout}s on {cpu}: {' '.join(map(str, argv))}"

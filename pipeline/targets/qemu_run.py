@@ -1,41 +1,57 @@
 """The emulated targets: the same harness inside the aarch64 Python under QEMU user mode.
 
-All variants of one level run in one emulated process (start-up under emulation
-costs seconds); each variant's counted calls are one region, so the plugin's
-per-region counts map one-to-one onto the jobs.
+Each variant runs in an emulated process of its own, inside a fresh guest workspace that holds
+only that variant's artefact and inputs under fixed names. Its instruction count then depends on
+the artefact, the inputs, the core and the pinned stack alone: not on which variants ran before
+it in the same process (heap history), nor on where the checkout lives (path lengths). That costs
+an emulated start-up (2-3 s) per variant.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from pathlib import Path
 
+from pipeline.log import info
 from pipeline.targets import qemu
+
+
+def stage_job(job: dict, workspace: Path, agreement_clips: int) -> dict:
+    """Copy the job's artefact and inputs into the workspace under fixed names; the job, re-pointed."""
+    artefact = "model" + Path(job["artefact"]).suffix
+    shutil.copyfile(job["artefact"], workspace / artefact)
+    shutil.copyfile(job["inputs"], workspace / "inputs.npy")
+    return {**job, "artefact": artefact, "inputs": "inputs.npy", "max_predictions": agreement_clips}
+
+
+def run_variant(target, settings: dict, job: dict) -> dict:
+    with qemu.guest_workspace() as ws:
+        (ws / "jobs.json").write_text(json.dumps({**settings, "jobs": [stage_job(job, ws, target.agreement_clips)]}))
+        _, counts = qemu.run_python(target.cpu, ["-m", "pipeline.bench.harness", "jobs.json", "out.json"],
+                                    workspace=ws)
+        result = json.loads((ws / "out.json").read_text())
+    if result["machine"] != "aarch64":
+        raise RuntimeError(f"the emulated harness reported machine {result['machine']!r}, expected aarch64")
+    if counts["regions"] != 1 or counts.get("unbalanced"):
+        raise RuntimeError(f"{job['id']} on {target.cpu}: the instruction counter saw {counts['regions']} regions "
+                           f"(unbalanced: {counts.get('unbalanced')}), expected exactly one")
+    record = result["records"][job["id"]]
+    record["instructions_per_inference"] = round(counts["per_region"][0] / settings["count_runs"])
+    record["cpu"] = target.cpu
+    return record
 
 
 def run_harness_qemu(target, spec: dict, workdir: Path) -> dict[str, dict]:
     qemu.check_available()
     runs = target.runs or 20
     # Emulation is 10-100x slower: fewer timed calls; the instruction count needs no repeats to be stable.
-    emulated = {**spec, "warmup": min(spec["warmup"], 5), "runs": runs, "count_runs": runs, "load_repeats": 1,
-                # outputs are compared with the host's on the first clips only: a full pass of the test
-                # split costs minutes per variant under emulation
-                "jobs": [{**j, "max_predictions": target.agreement_clips} for j in spec["jobs"]]}
-    if not emulated["jobs"]:
-        return {}
-    jobs, out = workdir / f"jobs-{target.cpu}.json", workdir / f"out-{target.cpu}.json"
-    jobs.write_text(json.dumps(emulated))
-    _, counts = qemu.run_python(target.cpu, ["-m", "pipeline.bench.harness", str(jobs), str(out)],
-                                cwd=str(qemu.PROJECT_ROOT))
-    result = json.loads(out.read_text())
-    if result["machine"] != "aarch64":
-        raise RuntimeError(f"the emulated harness reported machine {result['machine']!r}, expected aarch64")
-    per_region = counts["per_region"]
-    if len(per_region) != len(emulated["jobs"]) or counts.get("unbalanced"):
-        raise RuntimeError(f"instruction counter saw {len(per_region)} regions for {len(emulated['jobs'])} "
-                           f"variants (unbalanced: {counts.get('unbalanced')})")
-    records = result["records"]
-    for job, n in zip(emulated["jobs"], per_region):
-        records[job["id"]]["instructions_per_inference"] = round(n / runs)
-        records[job["id"]]["cpu"] = target.cpu
+    settings = {**spec, "warmup": min(spec["warmup"], 5), "runs": runs, "count_runs": runs, "load_repeats": 1}
+    records = {}
+    for job in spec["jobs"]:
+        start = time.monotonic()
+        records[job["id"]] = record = run_variant(target, settings, job)
+        info(f"{target.cpu}: {job['id']}: {record['instructions_per_inference']:,} instructions per inference "
+             f"({time.monotonic() - start:.1f} s under emulation)")
     return records
