@@ -4,9 +4,9 @@
                                               [--json out.json] [--skip-graphs]
 
 Times, in one process and single-threaded (BLAS, LiteRT and onnxruntime pinned to one thread):
-  * a per-clip loop of `mfcc_reference` (librosa) vs `mfcc_batch` over the same seeded clips
-    (median of --runs runs each, interleaved; one untimed warm-up call each first, because
-    librosa's first call imports numba and friends, which costs seconds);
+  * a per-clip loop of `mfcc_reference` (librosa) vs `mfcc_batch` on one core and on every core
+    over the same seeded clips (median of --runs runs each, interleaved; one untimed warm-up call
+    each first, because librosa's first call imports numba and friends, which costs seconds);
   * the TFLite and ONNX front ends on a single clip (p50 over --latency-runs invokes).
 Prints ms/clip, the speed-up and the max abs difference of each path against the reference.
 """
@@ -78,26 +78,30 @@ def _p50_us(fn, runs: int) -> float:
 
 
 def bench_numpy(clips: np.ndarray, cfg: MfccConfig, runs: int) -> dict:
+    """The per-clip librosa loop against mfcc_batch on one core and on every core (the features
+    stage runs it on every core), interleaved run by run so that load changes hit all three."""
     n = len(clips)
+    cores = len(os.sched_getaffinity(0))
     mfcc_reference(clips[0], cfg)            # warm-up: librosa's lazy imports
-    mfcc_batch(clips[:2], cfg)
-    ref_times, batch_times = [], []
-    ref = batch = None
-    for _ in range(runs):                    # interleaved so load changes hit both
-        elapsed, ref = _timed(lambda: np.stack([mfcc_reference(c, cfg) for c in clips]))
-        ref_times.append(elapsed)
-        elapsed, batch = _timed(lambda: mfcc_batch(clips, cfg))
-        batch_times.append(elapsed)
-    ref_ms = statistics.median(ref_times) / n * 1e3
-    batch_ms = statistics.median(batch_times) / n * 1e3
+    mfcc_batch(clips[:8], cfg)
+    paths = {"reference_loop": lambda: np.stack([mfcc_reference(c, cfg) for c in clips]),
+             "batch_1_core": lambda: mfcc_batch(clips, cfg, workers=1),
+             f"batch_{cores}_cores": lambda: mfcc_batch(clips, cfg, workers=None)}
+    times = {name: [] for name in paths}
+    values = {}
+    for _ in range(runs):
+        for name, fn in paths.items():
+            elapsed, values[name] = _timed(fn)
+            times[name].append(elapsed)
+    ms = {name: statistics.median(t) / n * 1e3 for name, t in times.items()}
+    ref = values["reference_loop"]
     return {
-        "clips": n,
-        "reference_loop_ms_per_clip": ref_ms,
-        "batch_ms_per_clip": batch_ms,
-        "speedup": ref_ms / batch_ms,
-        "reference_loop_runs_s": ref_times,
-        "batch_runs_s": batch_times,
-        "batch_max_abs_diff": float(np.abs(batch - ref).max()),
+        "clips": n, "cores": cores,
+        "ms_per_clip": ms,
+        "speedup": {name: ms["reference_loop"] / v for name, v in ms.items() if name != "reference_loop"},
+        "runs_s": times,
+        "max_abs_diff": {name: float(np.abs(v - ref).max()) for name, v in values.items() if name != "reference_loop"},
+        "bit_identical": {name: bool(np.array_equal(v, ref)) for name, v in values.items() if name != "reference_loop"},
     }, ref
 
 
@@ -161,12 +165,12 @@ def main(argv: list[str] | None = None) -> dict:
     clips = make_clips(args.clips, cfg, seed=args.seed)
     res, ref = bench_numpy(clips, cfg, args.runs)
     print(f"clips: {args.clips} x {clips.shape[1]} samples, cfg: {cfg}")
-    print(f"reference loop (librosa per clip): {res['reference_loop_ms_per_clip']:.3f} ms/clip  "
-          f"(runs s: {', '.join(f'{t:.2f}' for t in res['reference_loop_runs_s'])})")
-    print(f"mfcc_batch (numpy):               {res['batch_ms_per_clip']:.3f} ms/clip  "
-          f"(runs s: {', '.join(f'{t:.3f}' for t in res['batch_runs_s'])})")
-    print(f"speed-up: {res['speedup']:.1f}x   max abs diff batch vs reference: "
-          f"{res['batch_max_abs_diff']:.3g}")
+    for name, v in res["ms_per_clip"].items():
+        line = f"{name:<22} {v:.3f} ms/clip (median of {args.runs})"
+        if name in res["speedup"]:
+            line += (f"  speed-up {res['speedup'][name]:.1f}x  max abs diff {res['max_abs_diff'][name]:.3g}"
+                     f"  bit-identical: {res['bit_identical'][name]}")
+        print(line)
     result = {"config": cfg.__dict__, "numpy": res}
     if not args.skip_graphs:
         tfl = bench_tflite(clips, ref, cfg, args.latency_runs)

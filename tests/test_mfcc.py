@@ -86,6 +86,16 @@ def test_batch_matches_reference_every_clip(reference):
     assert out.shape == (len(NAMES), 20, 51) and out.dtype == np.float32
     errs = _max_abs_per_clip(out, reference)
     assert max(errs.values()) < 1e-4, errs
+    # the same float32 operations and BLAS calls as librosa: not just close, the same numbers
+    assert np.array_equal(out, reference), {k: v for k, v in errs.items() if v}
+
+
+def test_batch_in_forked_workers_gives_the_same_numbers(reference):
+    many = np.concatenate([X] * 4)                       # enough rows for two workers
+    serial = mfcc_batch(many, CFG, workers=1)
+    assert np.array_equal(mfcc_batch(many, CFG, workers=2), serial)
+    assert np.array_equal(mfcc_batch(many, CFG, workers=None), serial)
+    assert np.array_equal(serial, np.concatenate([reference] * 4))
 
 
 def test_batch_float64_input_and_chunking(reference):
@@ -135,6 +145,8 @@ def test_batch_rejects_bad_input(bad, match):
 def test_bad_chunk_and_reference_input():
     with pytest.raises(ValueError, match="chunk"):
         mfcc_batch(X[:2], CFG, chunk=0)
+    with pytest.raises(ValueError, match="workers"):
+        mfcc_batch(X[:2], CFG, workers=0)
     with pytest.raises(ValueError, match="1-D"):
         mfcc_reference(X[:2], CFG)
     with pytest.raises(ValueError, match="float32 or float64"):

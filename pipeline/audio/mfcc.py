@@ -21,6 +21,7 @@ DCT librosa itself calls) are imported lazily.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -187,6 +188,11 @@ class _Workspace:
     pipeline rounded at the end differs from librosa by up to 2 ulp (1.2e-4); a float32 FFT is off
     by up to 6e-4 on loud multi-tone clips (rounding noise ~1e-7 of the frame's energy swamps bands
     80 dB down that top_db still keeps).
+
+    The mel product is one sgemm per clip of exactly librosa's shape, mel (n_mels, n_freqs) times the
+    clip's F-ordered power (n_freqs, frames): OpenBLAS picks its kernels and blocking by the matrix
+    shape, so one big product over the whole block (or the transposed product) rounds differently
+    and moved c0 by up to 2 ulp (1.2e-4) against librosa on this machine.
     """
 
     def __init__(self, cfg: MfccConfig, n_samples: int, rows: int, dtype: np.dtype) -> None:
@@ -197,78 +203,132 @@ class _Workspace:
         cdtype = np.complex64 if self.rdtype == np.float32 else np.complex128
         F, nf = self.n_frames, cfg.n_freqs
         self.win = window(cfg)
-        # (n_freqs, n_mels) as a transposed (Fortran-ordered) view, not a contiguous copy: then
-        # the matmul below reaches BLAS as the same sgemm librosa's einsum makes, and rounds the
-        # same way. A C-ordered copy changes the accumulation order and the last bits of most mel
-        # energies, which shows as up to 9e-5 in c0 against the reference.
-        self.mel_t = mel_matrix(cfg).astype(self.rdtype, copy=False).T
+        self.mel_basis = mel_matrix(cfg).astype(self.rdtype, copy=False)  # (n_mels, n_freqs), C order
         self.padded = np.zeros((rows, n_samples + 2 * cfg.pad), dtype=np.float64)  # edges stay 0
         # (rows, frames, n_fft) strided view of `padded`: no copy.
         self.frames = np.lib.stride_tricks.sliding_window_view(self.padded, cfg.n_fft, axis=-1)[
             :, : (F - 1) * cfg.hop_length + 1 : cfg.hop_length]
         self.windowed = np.empty((rows, F, cfg.n_fft), dtype=np.float64)
-        self.spec = np.empty((rows, F, nf), dtype=np.complex128)
-        self.spec_c = self.spec if cdtype == np.complex128 else np.empty((rows, F, nf), dtype=cdtype)
+        self.spec = np.empty((rows, F, nf), dtype=cdtype)
         self.power = np.empty((rows, F, nf), dtype=self.rdtype)
-        self.mel = np.empty((rows, F, cfg.n_mels), dtype=self.rdtype)
 
-    def run(self, x: np.ndarray, out: np.ndarray) -> None:
-        """MFCCs of x (m <= rows, n_samples) into out (m, n_mfcc, frames) float32."""
-        cfg, m, pad = self.cfg, x.shape[0], self.cfg.pad
+    def mel_power(self, x: np.ndarray, mel: np.ndarray) -> None:
+        """Mel energies of x (m <= rows, n_samples) into mel (m, n_mels, frames)."""
+        m, pad = x.shape[0], self.cfg.pad
         self.padded[:m, pad:pad + self.n_samples] = x
         windowed = np.multiply(self.frames[:m], self.win, out=self.windowed[:m])
-        spec = np.fft.rfft(windowed, axis=-1, out=self.spec[:m])          # float64 FFT
-        spec_c = self.spec_c[:m]
-        if spec_c is not spec:
-            np.copyto(spec_c, spec, casting="same_kind")                  # -> complex64
-        power = np.abs(spec_c, out=self.power[:m])
+        # a float64 FFT stored as complex64 for float32 clips, as librosa.stft stores it
+        spec = np.fft.rfft(windowed, axis=-1, out=self.spec[:m])
+        power = np.abs(spec, out=self.power[:m])
         np.square(power, out=power)
-        mel = np.matmul(power, self.mel_t, out=self.mel[:m])              # (m, frames, n_mels)
-        np.maximum(mel, AMIN, out=mel)
-        db = np.log10(mel, out=mel)
-        np.multiply(db, 10.0, out=db)
-        floor = db.max(axis=(1, 2), keepdims=True) - float(cfg.top_db)   # per clip, never per batch
-        np.maximum(db, floor, out=db)
-        # DCT-II ortho: mathematically `db @ dct_matrix(cfg).T` (the constant the graphs embed);
-        # scipy's transform is librosa's own call, so it rounds identically in float32.
-        c = _scipy_dct(db)[..., : cfg.n_mfcc]                             # (m, frames, n_mfcc)
-        out[:] = c.transpose(0, 2, 1)
+        # per clip: mel (n_mels, n_freqs) @ power.T (n_freqs, frames), librosa's own sgemm
+        np.matmul(self.mel_basis, power.transpose(0, 2, 1), out=mel)
+
+
+def _mel_to_mfcc(mel: np.ndarray, cfg: MfccConfig, out: np.ndarray) -> None:
+    """power_to_db (per-clip top_db) and the DCT, in place on mel (m, n_mels, frames). Elementwise
+    and per-line work: it runs on large blocks, where numpy's and scipy's call overheads vanish."""
+    np.maximum(mel, AMIN, out=mel)
+    db = np.log10(mel, out=mel)
+    np.multiply(db, 10.0, out=db)
+    floor = db.max(axis=(1, 2), keepdims=True) - float(cfg.top_db)   # per clip, never per batch
+    np.maximum(db, floor, out=db)
+    # DCT-II ortho over the mel axis, as librosa calls it: mathematically `dct_matrix(cfg) @ db`
+    # (the constant the graphs embed); scipy's transform rounds as librosa's does in float32.
+    out[:] = _scipy_dct(db)[:, : cfg.n_mfcc]                          # (m, n_mfcc, frames)
 
 
 def _scipy_dct(x: np.ndarray) -> np.ndarray:
     import scipy.fft
 
-    return scipy.fft.dct(x, type=2, norm="ortho", axis=-1)
+    return scipy.fft.dct(x, type=2, norm="ortho", axis=-2)
 
 
-def mfcc_batch(clips: np.ndarray, cfg: MfccConfig, chunk: int = 16) -> np.ndarray:
+POST_BLOCK = 256  # clips per dB + DCT block
+
+
+def _mfcc_serial(clips: np.ndarray, cfg: MfccConfig, chunk: int) -> np.ndarray:
+    n, n_samples = clips.shape
+    frames = cfg.n_frames(n_samples)
+    out = np.empty((n, cfg.n_mfcc, frames), dtype=np.float32)
+    work = _Workspace(cfg, n_samples, min(chunk, n), clips.dtype)
+    mel = np.empty((min(POST_BLOCK, n), cfg.n_mels, frames), dtype=work.rdtype)
+    with np.errstate(invalid="ignore", over="ignore"):   # bad rows are reported by mfcc_batch
+        for block in range(0, n, POST_BLOCK):
+            stop = min(block + POST_BLOCK, n)
+            for start in range(block, stop, chunk):
+                end = min(start + chunk, stop)
+                work.mel_power(clips[start:end], mel[start - block:end - block])
+            _mel_to_mfcc(mel[:stop - block], cfg, out[block:stop])
+    return out
+
+
+def _mfcc_parallel(clips: np.ndarray, cfg: MfccConfig, chunk: int, workers: int) -> np.ndarray:
+    """Contiguous parts of the batch in forked processes that write into one shared output (numpy's
+    FFT holds the GIL, so threads gained little; a multiprocessing pool cost 35 ms to start and
+    pickled the results). A fork inherits the audio without a copy. Each part is computed exactly
+    as the serial path computes it, so the result is the same."""
+    import mmap
+    import traceback
+
+    n = len(clips)
+    shape = (n, cfg.n_mfcc, cfg.n_frames(clips.shape[1]))
+    shared = mmap.mmap(-1, int(np.prod(shape)) * 4)          # MAP_SHARED | MAP_ANONYMOUS
+    out = np.frombuffer(shared, dtype=np.float32).reshape(shape)
+    edges = [round(i * n / workers) for i in range(workers + 1)]
+    children = []
+    for lo, hi in zip(edges[1:-1], edges[2:]):
+        pid = os.fork()
+        if pid == 0:                                         # child: compute its part, never return
+            code = 0
+            try:
+                out[lo:hi] = _mfcc_serial(clips[lo:hi], cfg, chunk)
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+    try:
+        out[edges[0]:edges[1]] = _mfcc_serial(clips[edges[0]:edges[1]], cfg, chunk)
+    finally:
+        statuses = [os.waitpid(pid, 0)[1] for pid in children]
+    if any(statuses):
+        raise RuntimeError(f"an MFCC worker process failed (wait statuses {statuses}); see its traceback above")
+    result = out.copy()
+    del out
+    shared.close()
+    return result
+
+
+def mfcc_batch(clips: np.ndarray, cfg: MfccConfig, chunk: int = 2, workers: int | None = 1) -> np.ndarray:
     """MFCCs of every row of `clips` (n, samples), float32 or float64.
 
-    Returns (n, n_mfcc, frames) float32 equal to stacking `mfcc_reference` of each row (top_db is
-    applied per clip; the arithmetic and even the BLAS call follow librosa's, so the result was
-    bit-identical on every clip tried; a different BLAS build could move it by a float32 ulp). Rows are processed `chunk` at a time through buffers allocated once
-    per call, so memory stays bounded: about 0.75 MB per row of a chunk at the defaults (12 MB at
-    chunk=16). Small chunks are also the fast ones: at 16 the working set stays in cache, while
-    chunk=256 was 1.5-3x slower on the 2-core build machine.
+    Returns (n, n_mfcc, frames) float32 equal to stacking `mfcc_reference` of each row: top_db is
+    applied per clip, and the arithmetic and even the BLAS calls follow librosa's, so float32 clips
+    give bit-identical numbers (tested; a different BLAS build could move them by a float32 ulp).
+
+    Rows are processed `chunk` at a time through buffers allocated once, so memory stays bounded
+    (about 0.75 MB per row of a chunk). Small chunks are the fast ones: the working set stays in
+    cache (chunk 2 beat 4, 16 and 256 on the 2-core build machine). `workers` > 1 splits the batch
+    into that many forked processes (None: one per CPU this process may use); every clip is
+    computed the same way in any of them, so the result does not depend on `workers`.
     """
     clips = _check_batch(clips)
-    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk <= 0:
-        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
-    n, n_samples = clips.shape
-    out = np.empty((n, cfg.n_mfcc, cfg.n_frames(n_samples)), dtype=np.float32)
-    work = _Workspace(cfg, n_samples, min(int(chunk), n), clips.dtype)
-    for start in range(0, n, int(chunk)):
-        block = clips[start:start + chunk]
-        dest = out[start:start + len(block)]
-        with np.errstate(invalid="ignore", over="ignore"):   # bad rows are reported below
-            work.run(block, dest)
-        # A NaN or inf anywhere in a clip turns all of that clip's MFCCs into NaN (it reaches the
-        # per-clip max), so checking the small output is enough and saves a pass over the audio.
-        ok = np.isfinite(dest).all(axis=(1, 2))
-        if not ok.all():
-            row = start + int(np.argmin(ok))
-            if not np.isfinite(clips[row]).all():
-                raise ValueError(f"clips contains NaN or inf (first in row {row})")
-            raise ValueError(f"MFCCs of row {row} overflow float32: amplitudes up to "
-                             f"{float(np.abs(clips[row]).max()):.3g}; expected audio in [-1, 1]")
+    for name, value in (("chunk", chunk), ("workers", 1 if workers is None else workers)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    chunk = int(chunk)
+    workers = len(os.sched_getaffinity(0)) if workers is None else int(workers)
+    workers = min(workers, len(clips) // (8 * chunk) or 1)   # a fork costs more than a few chunks
+    out = _mfcc_serial(clips, cfg, chunk) if workers == 1 else _mfcc_parallel(clips, cfg, chunk, workers)
+    # A NaN or inf anywhere in a clip turns all of that clip's MFCCs into NaN (it reaches the
+    # per-clip max), so checking the small output is enough and saves a pass over the audio.
+    ok = np.isfinite(out).all(axis=(1, 2))
+    if not ok.all():
+        row = int(np.argmin(ok))
+        if not np.isfinite(clips[row]).all():
+            raise ValueError(f"clips contains NaN or inf (first in row {row})")
+        raise ValueError(f"MFCCs of row {row} overflow float32: amplitudes up to "
+                         f"{float(np.abs(clips[row]).max()):.3g}; expected audio in [-1, 1]")
     return out
