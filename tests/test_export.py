@@ -25,10 +25,15 @@ def source(spec, data):
     return Source(spec.type, "sklearn", skm.flatten(X[:20]), model=model), model
 
 
-def run_onnx(built, X):
+def run_onnx(built, X, reference=False):
+    """Top-1 per sample; reference: graph optimisation off, every Q/DQ node as written (the file's own
+    semantics, the same on every CPU)."""
     import onnxruntime as ort
 
-    sess = ort.InferenceSession(built.data, providers=["CPUExecutionProvider"])
+    opts = ort.SessionOptions()
+    if reference:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(built.data, opts, providers=["CPUExecutionProvider"])
     return np.array([sess.run([built.output["name"]], {built.input["name"]: x[None]})[0].argmax()
                      for x in skm.flatten(X)])
 
@@ -42,8 +47,12 @@ def test_mlp_onnx_levels_agree_with_source(data):
         built = convert(src, "onnx", level)
         sizes[level] = len(built.data)
         assert built.input["shape"] == [1, 256] and built.input["dtype"] == "float32"
-        agreement = np.mean(run_onnx(built, X) == ref)
+        # The file, not this CPU's fused int8 kernels: on x86 without VNNI those saturate (this MLP's int8
+        # agreement drops to 0.44 there), which the benchmark reports as a host-kernel deviation.
+        agreement = np.mean(run_onnx(built, X, reference=True) == ref)
         assert agreement >= (1.0 if level == "fp32" else 0.9), (level, agreement)
+        if level == "fp32":
+            assert np.array_equal(run_onnx(built, X), ref)
     assert sizes["int8"] < sizes["fp32"] and sizes["dynamic_int8"] < sizes["fp32"]
 
 

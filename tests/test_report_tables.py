@@ -64,3 +64,19 @@ def test_ratios_against_fp32_of_same_model(metrics):
 def test_missing_benchmark_is_an_error():
     with pytest.raises(tables.StaleResults, match="m.onnx.fp32"):
         tables.build_metrics({"fp32": {"m.onnx.fp32": {"status": "ok", "size_bytes": 1}}}, {"host": {}}, [])
+
+
+def test_host_kernels_that_change_answers_are_named():
+    indexes = {"int8": {"m.onnx.int8": {"status": "ok", "size_bytes": 250},
+                        "k.tflite.int8": {"status": "ok", "size_bytes": 200}}}
+    saturated = {**host_bench(0.44, 0.45, 50.0, [0, 0, 0, 0]),
+                 "reference_kernel_agreement": 0.45, "reference_kernel_accuracy": 0.97}
+    fine = {**host_bench(0.9, 0.99, 40.0, [0, 1, 2, 1]),
+            "reference_kernel_agreement": 1.0, "reference_kernel_accuracy": 0.9}
+    metrics = tables.build_metrics(indexes, {"host": {"int8": {"m.onnx.int8": saturated, "k.tflite.int8": fine}}}, [])
+    assert metrics["m.onnx.int8"]["host"]["reference_kernel_accuracy"] == 0.97
+    host = tables.host_rows(metrics)
+    assert [r["variant"] for r in tables.kernel_deviation_rows(host)] == ["m.onnx.int8"]
+    md = markdown.render(host, {}, [], 1, kernels=tables.kernel_deviation_rows(host))
+    assert "| m.onnx.int8 | 44.0% | 97.0% | 45.0% |" in md and "VNNI" in md
+    assert "kernels that change" not in markdown.render(host, {}, [], 1)

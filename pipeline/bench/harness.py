@@ -10,7 +10,9 @@ OUT.json:  {"machine", "python", "records": {id: record}}
 Per job: load time (median of load_repeats), top-1 predictions for every input
 (one sample at a time, as a device would see them), latency of `runs` single-sample
 calls after `warmup`, and, when count_runs > 0, `count_runs` calls inside a marked
-region for the instruction-counting plugin. Peak RSS is the process's, so the host
+region for the instruction-counting plugin. With "reference_kernels" in a job, also the
+top-1 of every input on the runtime's reference kernels (the graph's own semantics), so that
+an optimised kernel that changes the answers (x86 int8 without VNNI saturates) is caught. Peak RSS is the process's, so the host
 runs one job per process.
 """
 
@@ -97,6 +99,10 @@ def benchmark_record(job: dict, threads: int, warmup: int, runs: int, load_repea
         load_ms.append((time.perf_counter_ns() - t0) / 1e6)
     inputs = prepare_inputs(np.load(job["inputs"]), job["input"])
     predictions = [int(np.argmax(run(x))) for x in inputs[:job.get("max_predictions") or len(inputs)]]
+    reference = {}
+    if job.get("reference_kernels"):  # the same file on the runtime's reference kernels, not timed
+        run_ref, _ = runtime.load(job["artefact"], threads, None, reference=True)
+        reference["reference_predictions"] = [int(np.argmax(run_ref(x))) for x in inputs]
     extra = feature_parity([run_extra(x) for x in inputs], np.load(parity["reference"])) if parity else {}
     for i in range(warmup):
         run(inputs[i % len(inputs)])
@@ -118,7 +124,7 @@ def benchmark_record(job: dict, threads: int, warmup: int, runs: int, load_repea
     return {
         "runtime": job["runtime"], "runtime_version": version(runtime.distribution),
         "load_ms": round(float(np.median(load_ms)), 3), **latency_stats(timings),
-        "runs": runs, "count_runs": count_runs, "predictions": predictions, **extra,
+        "runs": runs, "count_runs": count_runs, "predictions": predictions, **reference, **extra,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 

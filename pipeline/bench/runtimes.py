@@ -44,11 +44,17 @@ def _output_index(outputs, name: str) -> int:
     raise ValueError(f"no output named {name!r}; outputs: {[_name(o) for o in outputs]}")
 
 
-def load_onnxruntime(path: str, threads: int, extra: str | None = None) -> tuple[Runner, Runner | None]:
-    """(run, run_extra): run(x) -> probabilities; run_extra(x) -> the `extra` output (or None)."""
+def load_onnxruntime(path: str, threads: int, extra: str | None = None,
+                     reference: bool = False) -> tuple[Runner, Runner | None]:
+    """(run, run_extra): run(x) -> probabilities; run_extra(x) -> the `extra` output (or None).
+
+    reference: no graph optimisation, so every Q/DQ node runs as written (the graph's semantics)
+    instead of the fused integer kernels the CPU's dispatch picks."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
+    if reference:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -67,11 +73,14 @@ def load_onnxruntime(path: str, threads: int, extra: str | None = None) -> tuple
     return run, lambda x: sess.run([extra_name], {name: x})[0]
 
 
-def load_litert(path: str, threads: int, extra: str | None = None) -> tuple[Runner, Runner | None]:
-    """(run, run_extra), as load_onnxruntime."""
-    from ai_edge_litert.interpreter import Interpreter
+def load_litert(path: str, threads: int, extra: str | None = None,
+                reference: bool = False) -> tuple[Runner, Runner | None]:
+    """(run, run_extra), as load_onnxruntime. reference: TFLite's reference kernels (no XNNPACK,
+    no optimised integer kernels)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    it = Interpreter(model_path=path, num_threads=threads)
+    resolver = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    it = Interpreter(model_path=path, num_threads=threads, experimental_op_resolver_type=resolver)
     it.allocate_tensors()
     inp = it.get_input_details()[0]["index"]
     outs = it.get_output_details()

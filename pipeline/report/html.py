@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import io
 
-from pipeline.report.markdown import E2E_COLUMNS, HOST_COLUMNS, PARITY_COLUMNS, TARGET_COLUMNS, Column
+from pipeline.report.markdown import (E2E_COLUMNS, HOST_COLUMNS, KERNEL_COLUMNS, KERNEL_NOTE, PARITY_COLUMNS,
+                                     TARGET_COLUMNS, Column)
 
 CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
@@ -105,7 +106,7 @@ def e2e_html(title: str, rows: list[dict], hop_ms: float, estimate: bool) -> lis
 
 def render(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_applicable: list[dict],
            history: list[dict], threads: int, parity: list[dict] = (), e2e: dict | None = None,
-           hop_ms: float = 20.0) -> str:
+           hop_ms: float = 20.0, kernels: list[dict] = ()) -> str:
     e2e = e2e or {}
     parts = ["<h1>Deployment report</h1>",
              f"<p class=note>Host CPU, {threads} thread(s): measured wall time of single-sample calls after warm-up. "
@@ -115,6 +116,9 @@ def render(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_ap
              "<div class=plot>", bars_svg([r["variant"] for r in host], [r["latency_p50_us"] for r in host],
                                           "p50 latency (µs, log scale)", "Host latency per variant (measured)"),
              "</div>"]
+    if kernels:
+        parts += ["<h3>Host kernels that change the answers</h3>", f"<p class=note>{html.escape(KERNEL_NOTE)}</p>",
+                  html_table(list(kernels), KERNEL_COLUMNS)]
     if parity:
         parts += ["<h3>End-to-end parity</h3>",
                   "<p class=note>In-graph MFCCs vs the training features (librosa, per clip) on every test clip; "

@@ -57,6 +57,19 @@ PARITY_COLUMNS: list[Column] = [
     ("Δ accuracy vs feature-input twin", "accuracy_change_vs_feature_input", _pts),
 ]
 
+KERNEL_COLUMNS: list[Column] = [
+    ("Variant", "variant", str),
+    ("Accuracy, host's optimised kernels", "accuracy", _pct),
+    ("Accuracy, reference kernels", "reference_kernel_accuracy", _pct),
+    ("Top-1 agreement between the two", "reference_kernel_agreement", _pct),
+]
+
+KERNEL_NOTE = ("The same files on the runtimes' reference kernels (onnxruntime with graph optimisation off, so every "
+               "Q/DQ node runs as written; TFLite's reference op resolver), over the whole test split. These "
+               "variants lose accuracy on this host's fast kernels, not in the file: onnxruntime's fused int8 "
+               "kernels saturate on x86 CPUs without VNNI (u8 x s8 pairs summed into int16). A device with "
+               "other kernels (the emulated ARM cores below) may not lose it; compare their host agreement.")
+
 E2E_COLUMNS: list[Column] = [
     ("End-to-end variant", "variant", str),
     ("Total (µs)", "total_us", lambda v: _num(v, ",.1f")),
@@ -91,12 +104,14 @@ def table(rows: list[dict], columns: list[Column]) -> str:
 
 def render(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_applicable: list[dict],
            threads: int, parity: list[dict] = (), e2e: dict[str, list[dict]] | None = None,
-           hop_ms: float = 20.0) -> str:
+           hop_ms: float = 20.0, kernels: list[dict] = ()) -> str:
     e2e = e2e or {}
     out = ["# Deployment report", "",
            f"Host CPU, {threads} thread(s). Latency: single-sample calls after warm-up, median (p50) in µs. "
            "Ratios compare each variant with the fp32 variant of the same model and format, measured in the same run.",
            "", "## Host", "", table(host, HOST_COLUMNS), ""]
+    if kernels:
+        out += ["### Host kernels that change the answers", "", KERNEL_NOTE, "", table(list(kernels), KERNEL_COLUMNS), ""]
     if parity:
         out += ["### End-to-end parity", "",
                 "End-to-end variants take the raw clip; their in-graph MFCCs are compared with the training "

@@ -13,6 +13,9 @@ HOST_FIELDS = ("latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_me
                "load_ms", "peak_rss_mb")
 REFERENCE_LEVEL = "fp32"
 PARITY_FIELDS = ("mfcc_max_abs_diff", "mfcc_mean_abs_diff")  # end-to-end variants: in-graph vs training MFCCs
+# The host's optimised kernels against the runtime's reference kernels on the same file (test split).
+KERNEL_FIELDS = ("reference_kernel_agreement", "reference_kernel_accuracy")
+KERNEL_AGREEMENT_FLOOR = 0.99  # below this, the report names the variant: the host's kernels change its answers
 
 
 class StaleResults(ValueError):
@@ -26,7 +29,7 @@ def split_id(vid: str) -> tuple[str, str, str]:
 
 def host_target_entry(b: dict) -> dict:
     rec = b["record"]
-    return {"status": "ok", **{k: rec[k] for k in HOST_FIELDS}}
+    return {"status": "ok", **{k: rec[k] for k in HOST_FIELDS}, **{k: b[k] for k in KERNEL_FIELDS if k in b}}
 
 
 def emulated_target_entry(b: dict, host_predictions: list[int]) -> dict:
@@ -106,8 +109,15 @@ def host_rows(metrics: dict) -> list[dict]:
             "agreement": m["agreement"], "latency_p50_us": p50, "latency_p99_us": m["host"]["latency_p99_us"],
             "speedup_vs_fp32": _ratio(ref and ref["host"]["latency_p50_us"], p50),
             "load_ms": m["host"]["load_ms"], "peak_rss_mb": m["host"]["peak_rss_mb"],
+            **{k: m["host"][k] for k in KERNEL_FIELDS if k in m["host"]},
         })
     return rows
+
+
+def kernel_deviation_rows(host: list[dict]) -> list[dict]:
+    """Host rows whose optimised kernels disagree with the runtime's reference kernels: the file is
+    fine, this CPU's fast path is not (e.g. onnxruntime's int8 kernels saturate on x86 without VNNI)."""
+    return [r for r in host if r.get("reference_kernel_agreement", 1.0) < KERNEL_AGREEMENT_FLOOR]
 
 
 def target_rows(metrics: dict, target: str) -> list[dict]:

@@ -48,7 +48,9 @@ def write_inputs(workdir: Path) -> dict[str, Path]:
     return paths
 
 
-def harness_spec(p: Params, level: str, inputs: dict[str, Path], parity: bool) -> dict:
+def harness_spec(p: Params, level: str, inputs: dict[str, Path], host: bool) -> dict:
+    """The harness jobs of one level. On the host every job also runs the whole test split on the
+    runtime's reference kernels, and end-to-end jobs return their in-graph MFCCs for parity."""
     index = pio.read_json(VARIANTS_DIR / level / INDEX)
     jobs = []
     for vid, entry in sorted(index.items()):
@@ -59,8 +61,8 @@ def harness_spec(p: Params, level: str, inputs: dict[str, Path], parity: bool) -
         job = {"id": vid, "runtime": FORMATS[meta["format"]].runtime,
                "inputs": str(inputs["audio" if e2e else "features"].resolve()),
                "artefact": str((VARIANTS_DIR / level / entry["file"]).resolve()), "input": meta["input"],
-               "model": meta["model"], "size_bytes": meta["size_bytes"]}
-        if e2e and parity:  # the in-graph MFCCs against the training features, every test clip
+               "model": meta["model"], "size_bytes": meta["size_bytes"], "reference_kernels": host}
+        if e2e and host:  # the in-graph MFCCs against the training features, every test clip
             job["parity"] = {"output": FEATURE_OUTPUT, "reference": str(inputs["features"].resolve())}
         jobs.append(job)
     b = p.benchmark
@@ -71,8 +73,13 @@ def harness_spec(p: Params, level: str, inputs: dict[str, Path], parity: bool) -
 def host_entry(job: dict, record: dict, y: np.ndarray) -> dict:
     pred = np.asarray(record["predictions"])
     parity = {k: record[k] for k in ("mfcc_max_abs_diff", "mfcc_mean_abs_diff") if k in record}
+    kernels = {}
+    if "reference_predictions" in record:
+        ref = np.asarray(record["reference_predictions"])
+        kernels = {"reference_kernel_agreement": round(agreement(pred, ref), 6),
+                   "reference_kernel_accuracy": round(accuracy(ref, y), 6)}
     return {"model": job["model"], "size_bytes": job["size_bytes"], "accuracy": round(accuracy(pred, y), 6),
-            "agreement": round(agreement(pred, reference_predictions(job["model"])), 6), **parity,
+            "agreement": round(agreement(pred, reference_predictions(job["model"])), 6), **parity, **kernels,
             "record": record}
 
 
@@ -91,7 +98,7 @@ def run(p: Params, target_name: str, level: str) -> None:
     d = pio.read_npz(FEATURES)
     out_path = bench_path(target_name, level)
     with tempfile.TemporaryDirectory() as tmp:
-        spec = harness_spec(p, level, write_inputs(Path(tmp)), parity=not is_emulated(target))
+        spec = harness_spec(p, level, write_inputs(Path(tmp)), host=not is_emulated(target))
         info(f"benchmark@{target_name}-{level}: {len(spec['jobs'])} variants")
         try:
             records = TARGET_KINDS[target.kind](target, spec, Path(tmp))

@@ -45,7 +45,9 @@ def run(p: Params) -> None:
     hop = p.benchmark.streaming_hop_ms
     parity = tables.parity_rows(metrics)
     e2e = {t: tables.e2e_rows(metrics, t, p.data.clip_seconds, hop) for t in ["host", *emulated]}
-    pio.atomic_write_text(REPORT_MD, markdown.render(host, targets, na, p.benchmark.threads, parity, e2e, hop))
-    pio.atomic_write_text(REPORT_HTML, html.render(host, targets, na, history, p.benchmark.threads, parity, e2e, hop))
+    kernels = tables.kernel_deviation_rows(host)
+    pio.atomic_write_text(REPORT_MD, markdown.render(host, targets, na, p.benchmark.threads, parity, e2e, hop, kernels))
+    pio.atomic_write_text(REPORT_HTML, html.render(host, targets, na, history, p.benchmark.threads, parity, e2e, hop,
+                                                   kernels))
     pio.write_json(METRICS, metrics)
     info(f"report: {len(metrics)} variants ({len(na)} not applicable) -> {METRICS}, {REPORT_MD}, {REPORT_HTML}")
