@@ -27,10 +27,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.export.levels import QUANTIZATION_LEVELS
+from pipeline.io import read_yaml
 
 GATES_FILE = Path("gates.yaml")
 
@@ -216,10 +216,4 @@ def parse_gates(raw: object, path: Path | str = GATES_FILE) -> GatesFile:
 
 def load_gates(path: Path | str | None = None) -> GatesFile:
     path = Path(path) if path is not None else GATES_FILE
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise GatesError(f"{path}: gates file not found (pass --gates FILE)") from None
-    except yaml.YAMLError as err:
-        raise GatesError(f"{path}: not valid YAML: {err}") from None
-    return parse_gates(raw, path)
+    return parse_gates(read_yaml(path, GatesError, "gates file not found (pass --gates FILE)"), path)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.export.levels import QUANTIZATION_LEVELS
+from pipeline.io import read_yaml
 from pipeline.export.formats import FORMATS
 from pipeline.targets.qemu import CPUS as QEMU_CPUS
 
@@ -132,7 +132,7 @@ class Target(Strict):
     clock_ghz: PositiveFloat | None = None
     ipc: PositiveFloat | None = None
     runs: PositiveInt | None = None
-    agreement_clips: PositiveInt = 50  # emulated: test clips whose top-1 is compared with the host's
+    agreement_clips: PositiveInt = 25  # emulated: test clips whose top-1 is compared with the host's
     required: bool = False
 
 
@@ -227,10 +227,4 @@ def parse_params(raw: object, path: Path = PARAMS_FILE) -> Params:
 
 def load_params(path: Path | str | None = None) -> Params:
     path = Path(path) if path is not None else PARAMS_FILE
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ParamsError(f"{path}: parameters file not found") from None
-    except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from None
-    return parse_params(raw, path)
+    return parse_params(read_yaml(path, ParamsError, "parameters file not found"), path)

@@ -65,10 +65,11 @@ KERNEL_COLUMNS: list[Column] = [
 ]
 
 KERNEL_NOTE = ("The same files on the runtimes' reference kernels (onnxruntime with graph optimisation off, so every "
-               "Q/DQ node runs as written; TFLite's reference op resolver), over the whole test split. These "
-               "variants lose accuracy on this host's fast kernels, not in the file: onnxruntime's fused int8 "
-               "kernels saturate on x86 CPUs without VNNI (u8 x s8 pairs summed into int16). A device with "
-               "other kernels (the emulated ARM cores below) may not lose it; compare their host agreement.")
+               "Q/DQ node runs as written; TFLite's reference op resolver), over the whole test split. For these "
+               "variants this host's fast kernels answer differently from the file's own semantics: the "
+               "difference is in the CPU's kernels, not in the file (onnxruntime's fused int8 kernels, for "
+               "one, saturate on x86 CPUs without VNNI: u8 x s8 pairs summed into int16). A device with other "
+               "kernels (the emulated ARM cores below) answers differently again; compare its host agreement.")
 
 E2E_COLUMNS: list[Column] = [
     ("End-to-end variant", "variant", str),

@@ -19,8 +19,7 @@ from pipeline.models.evaluate import accuracy, agreement
 from pipeline.params import Params
 from pipeline.stages.convert import INDEX, VARIANTS_DIR
 from pipeline.bench.runtimes import FEATURE_OUTPUT
-from pipeline.stages.features import FEATURES, read_split_audio
-from pipeline.stages.synthesize import MANIFEST
+from pipeline.stages.features import AUDIO_SPLITS, FEATURES
 from pipeline.stages.train_keras import KERAS_DIR
 from pipeline.stages.train_sklearn import SKLEARN_DIR
 from pipeline.targets.qemu import TargetUnavailable
@@ -44,7 +43,7 @@ def write_inputs(workdir: Path) -> dict[str, Path]:
     d = pio.read_npz(FEATURES)
     paths = {"features": workdir / "X_test.npy", "audio": workdir / "audio_test.npy"}
     np.save(paths["features"], d["X_test"])
-    np.save(paths["audio"], read_split_audio(pio.read_csv(MANIFEST), "test"))
+    np.save(paths["audio"], pio.read_npz(AUDIO_SPLITS)["test"])
     return paths
 
 

@@ -23,8 +23,7 @@ from pipeline.models import keras_models as km
 from pipeline.models import sklearn_models as skm
 from pipeline.params import Params
 from pipeline.export.bundle import bundle_readme
-from pipeline.stages.features import FEATURES, mfcc_config, read_split_audio
-from pipeline.stages.synthesize import MANIFEST
+from pipeline.stages.features import AUDIO_SPLITS, FEATURES, mfcc_config
 from pipeline.stages.train_keras import KERAS_DIR
 from pipeline.stages.train_sklearn import SKLEARN_DIR
 
@@ -73,7 +72,7 @@ def build_sources(p: Params, level: str, tmp: Path) -> list[Source]:
     km.export_saved_model(keras_model, str(tmp / "saved_model"))
     sources.append(Source("keras", "keras", calib, model=keras_model, saved_model_dir=tmp / "saved_model"))
     # The same clips as `calib`, raw: the end-to-end model calibrates through its own float front end.
-    audio = read_split_audio(pio.read_csv(MANIFEST), "train")
+    audio = pio.read_npz(AUDIO_SPLITS)["train"]
     calib_audio = calibration_subset(audio, opts.calibration_samples, p.seed)
     sources.append(Source("keras_e2e", "keras_e2e", calib, model=keras_model, saved_model_dir=tmp / "saved_model",
                           calibration_audio=calib_audio, mfcc=mfcc_config(p), n_samples=audio.shape[1]))
