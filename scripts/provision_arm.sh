@@ -7,6 +7,7 @@
 #   3. .cache/arm/site-packages  aarch64 wheels of numpy, onnxruntime,
 #                                ai-edge-litert (+ deps) at the host's versions
 #   4. .cache/arm/insn_count.so  the instruction-counting plugin (native/)
+#   5. sysroot/usr/lib/pipeline/frozen_realtime.so   the guest's frozen wall clock (native/)
 #
 # Idempotent: each step has a stamp; a run with everything present does nothing.
 # Versions come from requirements.lock (pip freeze style) if it exists, else
@@ -307,6 +308,27 @@ if [ ! -f "$PLUGIN" ] || [ "$PLUGIN_SRC" -nt "$PLUGIN" ]; then
     gcc -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden \
         -o "$PLUGIN.tmp" "$PLUGIN_SRC"
     mv "$PLUGIN.tmp" "$PLUGIN"
+fi
+
+# --------------------------------------------------------------- 5. frozen wall clock
+# native/frozen_realtime.S, preloaded into every guest (see pipeline/targets/qemu.py)
+SHIM=$SYSROOT/usr/lib/pipeline/frozen_realtime.so
+SHIM_SRC=$ROOT/native/frozen_realtime.S
+if [ ! -f "$SHIM" ] || [ "$SHIM_SRC" -nt "$SHIM" ]; then
+    changed=1
+    if ! command -v aarch64-linux-gnu-as >/dev/null || ! command -v aarch64-linux-gnu-ld >/dev/null; then
+        CMD="apt-get install -y --no-install-recommends binutils-aarch64-linux-gnu"
+        is_root || die "the aarch64 assembler is missing; run: sudo apt-get update && sudo $CMD"
+        log "installing binutils-aarch64-linux-gnu"
+        export DEBIAN_FRONTEND=noninteractive
+        $CMD >/dev/null 2>&1 || { apt-get update -q >/dev/null; $CMD >/dev/null; }
+    fi
+    log "assembling $SHIM"
+    mkdir -p "$(dirname "$SHIM")"
+    aarch64-linux-gnu-as -o "$SHIM.o" "$SHIM_SRC"
+    aarch64-linux-gnu-ld -shared -o "$SHIM.tmp" "$SHIM.o"
+    rm -f "$SHIM.o"
+    mv "$SHIM.tmp" "$SHIM"
 fi
 
 # --------------------------------------------------------------- smoke test

@@ -254,7 +254,7 @@ def test_harness_count_does_not_depend_on_where_the_checkout_lives(arm_target, w
     from pipeline.targets.qemu_run import run_variant
 
     target = SimpleNamespace(cpu="cortex-a53", agreement_clips=2)
-    settings = {"threads": 1, "warmup": 1, "runs": 3, "count_runs": 3, "load_repeats": 1}
+    settings = {"threads": 1, "warmup": 1, "runs": 3, "count_inputs": 2, "load_repeats": 1}
     counts = []
     for folder in (tmp_path / "a", tmp_path / ("a-much-longer-folder-name" * 4) / "nested"):
         folder.mkdir(parents=True)
@@ -266,3 +266,15 @@ def test_harness_count_does_not_depend_on_where_the_checkout_lives(arm_target, w
         assert record["predictions"] == [int(np.argmax(_input(SMALL) @ _weights(SMALL)))] * 2
         counts.append(record["instructions_per_inference"])
     assert counts[0] == counts[1] > 0, counts
+
+
+def test_guest_wall_clock_is_frozen_and_monotonic_clock_runs(arm_target):
+    """onnxruntime keeps wall-clock telemetry inside Run; the guest's CLOCK_REALTIME stands still
+    (native/frozen_realtime.S) so that it never fires in a counted call. Timing uses the monotonic
+    clock, which must still run."""
+    code = "import time; a = time.time(); m = time.monotonic(); time.sleep(0.05); print(a, time.time(), time.monotonic() - m)"
+    proc, _ = qemu.run_python("cortex-a53", ["-c", code], count=False)
+    first, second, elapsed = map(float, proc.stdout.split())
+    assert first == second == 1700000000.0
+    assert elapsed >= 0.05
+    assert "LD_PRELOAD" not in proc.stderr and "cannot be preloaded" not in proc.stderr

@@ -3,14 +3,15 @@ or the emulated aarch64 one, and returns the same record either way.
 
     python -m pipeline.bench.harness JOBS.json OUT.json
 
-JOBS.json: {"threads", "warmup", "runs", "load_repeats", "count_runs", "jobs": [
+JOBS.json: {"threads", "warmup", "runs", "load_repeats", "count_inputs", "jobs": [
              {"id", "runtime", "artefact", "inputs" (.npy), "input": {shape, dtype, scale, zero_point}}]}
 OUT.json:  {"machine", "python", "records": {id: record}}
 
 Per job: load time (median of load_repeats), top-1 predictions for every input
 (one sample at a time, as a device would see them), latency of `runs` single-sample
-calls after `warmup`, and, when count_runs > 0, `count_runs` calls inside a marked
-region for the instruction-counting plugin. With "reference_kernels" in a job, also the
+calls after `warmup`, and, when count_inputs > 0, one marked region per call on each of
+the first count_inputs inputs for the instruction-counting plugin. With
+"reference_kernels" in a job, also the
 top-1 of every input on the runtime's reference kernels (the graph's own semantics), so that
 an optimised kernel that changes the answers (x86 int8 without VNNI saturates) is caught. Peak RSS is the process's, so the host
 runs one job per process.
@@ -89,7 +90,7 @@ def latency_stats(samples_ns: list[int]) -> dict[str, float]:
 
 
 def benchmark_record(job: dict, threads: int, warmup: int, runs: int, load_repeats: int,
-                     count_runs: int) -> dict:
+                     count_inputs: int = 0) -> dict:
     runtime = RUNTIMES[job["runtime"]]
     parity = job.get("parity")
     load_ms = []
@@ -98,14 +99,21 @@ def benchmark_record(job: dict, threads: int, warmup: int, runs: int, load_repea
         run, run_extra = runtime.load(job["artefact"], threads, parity["output"] if parity else None)
         load_ms.append((time.perf_counter_ns() - t0) / 1e6)
     inputs = prepare_inputs(np.load(job["inputs"]), job["input"])
+    for i in range(warmup):
+        run(inputs[i % len(inputs)])
+    # Counted first, straight after loading: nothing that varies from run to run (timings, their
+    # floats and lists) has touched the heap yet, so the runtime's allocations land the same way.
+    # One region per call, on each of the first `count_inputs` inputs.
+    for x in inputs[:count_inputs]:
+        region.begin()
+        run(x)
+        region.end()
     predictions = [int(np.argmax(run(x))) for x in inputs[:job.get("max_predictions") or len(inputs)]]
     reference = {}
     if job.get("reference_kernels"):  # the same file on the runtime's reference kernels, not timed
         run_ref, _ = runtime.load(job["artefact"], threads, None, reference=True)
         reference["reference_predictions"] = [int(np.argmax(run_ref(x))) for x in inputs]
     extra = feature_parity([run_extra(x) for x in inputs], np.load(parity["reference"])) if parity else {}
-    for i in range(warmup):
-        run(inputs[i % len(inputs)])
     timings = []
     gc.disable()  # a collection inside the loop would be charged to whichever call it hit
     try:
@@ -114,17 +122,12 @@ def benchmark_record(job: dict, threads: int, warmup: int, runs: int, load_repea
             t0 = time.perf_counter_ns()
             run(x)
             timings.append(time.perf_counter_ns() - t0)
-        if count_runs:
-            region.begin()
-            for i in range(count_runs):
-                run(inputs[i % len(inputs)])
-            region.end()
     finally:
         gc.enable()
     return {
         "runtime": job["runtime"], "runtime_version": version(runtime.distribution),
         "load_ms": round(float(np.median(load_ms)), 3), **latency_stats(timings),
-        "runs": runs, "count_runs": count_runs, "predictions": predictions, **reference, **extra,
+        "runs": runs, "count_inputs": count_inputs, "predictions": predictions, **reference, **extra,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -137,7 +140,7 @@ def main(argv: list[str]) -> int:
     records = {}
     for job in spec["jobs"]:
         records[job["id"]] = benchmark_record(job, spec["threads"], spec["warmup"], spec["runs"],
-                                              spec["load_repeats"], spec.get("count_runs", 0))
+                                              spec["load_repeats"], spec.get("count_inputs", 0))
     out = {"machine": platform.machine(), "python": platform.python_version(), "records": records}
     tmp = f"{argv[1]}.tmp{os.getpid()}"
     with open(tmp, "w") as f:

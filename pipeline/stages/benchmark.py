@@ -66,7 +66,7 @@ def harness_spec(p: Params, level: str, inputs: dict[str, Path], host: bool) -> 
         jobs.append(job)
     b = p.benchmark
     return {"threads": b.threads, "warmup": b.warmup, "runs": b.runs, "load_repeats": b.load_repeats,
-            "count_runs": 0, "jobs": jobs}
+            "count_inputs": 0, "jobs": jobs}
 
 
 def host_entry(job: dict, record: dict, y: np.ndarray) -> dict:

@@ -24,7 +24,7 @@ def harness_env(threads: int) -> dict[str, str]:
 def run_harness_host(spec: dict, workdir: Path) -> dict[str, dict]:
     records = {}
     for job in spec["jobs"]:
-        one = {**spec, "jobs": [job], "count_runs": 0}
+        one = {**spec, "jobs": [job], "count_inputs": 0}
         with tempfile.TemporaryDirectory(dir=workdir) as tmp:
             jobs, out = Path(tmp) / "jobs.json", Path(tmp) / "out.json"
             jobs.write_text(json.dumps(one))

@@ -96,6 +96,8 @@ def check_available() -> None:
         missing.append(f"the aarch64 wheels ({GUEST_SITE})")
     if not PLUGIN.exists():
         missing.append(f"the instruction-count plugin ({PLUGIN})")
+    if not (SYSROOT / GUEST_REALTIME_SHIM.lstrip("/")).exists():
+        missing.append(f"the guest's frozen wall clock ({SYSROOT / GUEST_REALTIME_SHIM.lstrip('/')})")
     if missing:
         raise TargetUnavailable(
             "emulated ARM target unavailable, missing: " + "; ".join(missing)
@@ -110,6 +112,10 @@ def check_available() -> None:
 # and the kernels' paths depend on heap layout: a longer checkout path moved counts by up to 0.6%.
 GUEST_WORKSPACE_PARENT = "/tmp"
 GUEST_ARGV0 = "/usr/bin/python3.11"
+# native/frozen_realtime.S, a guest path inside the sysroot: the guest's wall clock stands still, so
+# onnxruntime's wall-clock telemetry inside Run never fires in a counted call. Set with -E, so that
+# only the guest's loader sees it, not the host's.
+GUEST_REALTIME_SHIM = "/usr/lib/pipeline/frozen_realtime.so"
 # The modules the guest imports from this project (stdlib + numpy + the runtimes only).
 GUEST_MODULES = ("pipeline/__init__.py", "pipeline/bench/__init__.py", "pipeline/bench/harness.py",
                  "pipeline/bench/region.py", "pipeline/bench/runtimes.py")
@@ -146,7 +152,7 @@ def command(cpu: str, argv, workspace: Path, *, plugin_out: str | None = None) -
     cmd = [qemu_binary() or "qemu-aarch64", "-cpu", cpu, "-L", str(CPU_VIEWS / cpu),
            # a reserved guest address space: QEMU then places every guest
            # mapping itself, independent of the host's layout and ASLR
-           "-R", GUEST_ADDRESS_SPACE, "-0", GUEST_ARGV0]
+           "-R", GUEST_ADDRESS_SPACE, "-0", GUEST_ARGV0, "-E", f"LD_PRELOAD={GUEST_REALTIME_SHIM}"]
     if plugin_out is not None:
         cmd += ["-plugin", f"{PLUGIN},out={plugin_out}"]
     return cmd + [str(workspace / "py")] + [str(a) for a in argv]
