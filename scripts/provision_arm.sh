@@ -7,7 +7,7 @@
 #   3. .cache/arm/site-packages  aarch64 wheels of numpy, onnxruntime,
 #                                ai-edge-litert (+ deps) at the host's versions
 #   4. .cache/arm/insn_count.so  the instruction-counting plugin (native/)
-#   5. sysroot/usr/lib/pipeline/frozen_realtime.so   the guest's frozen wall clock (native/)
+#   5. sysroot/usr/lib/pipeline/guest_shim.so   frozen wall clock, fixed getcpu (native/)
 #
 # Idempotent: each step has a stamp; a run with everything present does nothing.
 # Versions come from requirements.lock (pip freeze style) if it exists, else
@@ -310,10 +310,10 @@ if [ ! -f "$PLUGIN" ] || [ "$PLUGIN_SRC" -nt "$PLUGIN" ]; then
     mv "$PLUGIN.tmp" "$PLUGIN"
 fi
 
-# --------------------------------------------------------------- 5. frozen wall clock
-# native/frozen_realtime.S, preloaded into every guest (see pipeline/targets/qemu.py)
-SHIM=$SYSROOT/usr/lib/pipeline/frozen_realtime.so
-SHIM_SRC=$ROOT/native/frozen_realtime.S
+# --------------------------------------------------------------- 5. guest shim
+# native/guest_shim.S (frozen wall clock, getcpu = core 0), preloaded into every guest (see pipeline/targets/qemu.py)
+SHIM=$SYSROOT/usr/lib/pipeline/guest_shim.so
+SHIM_SRC=$ROOT/native/guest_shim.S
 if [ ! -f "$SHIM" ] || [ "$SHIM_SRC" -nt "$SHIM" ]; then
     changed=1
     if ! command -v aarch64-linux-gnu-as >/dev/null || ! command -v aarch64-linux-gnu-ld >/dev/null; then

@@ -161,9 +161,9 @@ def _specs(workdir, kind, sizes=(SMALL, BIG)):
     return [(workdir / f"{name}{n}.{ext}", workdir / f"x{n}.npy") for n in sizes]
 
 
-def _run_guest(workdir, cpu, kind, specs):
+def _run_guest(workdir, cpu, kind, specs, host_cpu=None):
     argv = [str(workdir / "guest.py"), kind, str(K)] + [f"{m}::{x}" for m, x in specs]
-    proc, counts = qemu.run_python(cpu, argv, timeout=300)
+    proc, counts = qemu.run_python(cpu, argv, timeout=300, host_cpu=host_cpu)
     return json.loads(proc.stdout.strip().splitlines()[-1]), counts
 
 
@@ -270,7 +270,7 @@ def test_harness_count_does_not_depend_on_where_the_checkout_lives(arm_target, w
 
 def test_guest_wall_clock_is_frozen_and_monotonic_clock_runs(arm_target):
     """onnxruntime keeps wall-clock telemetry inside Run; the guest's CLOCK_REALTIME stands still
-    (native/frozen_realtime.S) so that it never fires in a counted call. Timing uses the monotonic
+    (native/guest_shim.S) so that it never fires in a counted call. Timing uses the monotonic
     clock, which must still run."""
     code = "import time; a = time.time(); m = time.monotonic(); time.sleep(0.05); print(a, time.time(), time.monotonic() - m)"
     proc, _ = qemu.run_python("cortex-a53", ["-c", code], count=False)
@@ -278,3 +278,44 @@ def test_guest_wall_clock_is_frozen_and_monotonic_clock_runs(arm_target):
     assert first == second == 1700000000.0
     assert elapsed >= 0.05
     assert "LD_PRELOAD" not in proc.stderr and "cannot be preloaded" not in proc.stderr
+
+
+GETCPU_PROBE = r"""
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+cpu, node = ctypes.c_uint(7), ctypes.c_uint(7)
+raw = libc.syscall(ctypes.c_long(168), ctypes.byref(cpu), ctypes.byref(node), None)    # __NR_getcpu
+bad = libc.syscall(ctypes.c_long(4000))                                  # no such syscall
+errno = ctypes.get_errno()
+print(libc.sched_getcpu(), raw, cpu.value, node.value, libc.syscall(ctypes.c_long(172)) == os.getpid(), bad, errno)
+"""
+
+
+def test_guest_sees_core_0_whichever_host_cpu_runs_it(arm_target):
+    """QEMU answers getcpu with the host core and MLAS picks kernels by it; the guest shim answers 0
+    through sched_getcpu() and syscall(__NR_getcpu), and passes every other syscall through with
+    glibc's error convention (-1, errno)."""
+    for host_cpu in qemu.board_cpus():
+        proc, _ = qemu.run_python("cortex-a53", ["-c", GETCPU_PROBE], count=False, host_cpu=host_cpu)
+        assert proc.stdout.split() == ["0", "0", "0", "0", "True", "-1", "38"], (host_cpu, proc.stdout)   # ENOSYS
+
+
+def test_int8_count_does_not_depend_on_the_host_cpu(arm_target, workdir):
+    """The variants of a stage run side by side, one emulator per host CPU: the count of an integer
+    GEMM (MLAS asks getcpu() which core's kernels to use on every call) must not depend on which
+    host CPU ran it. The fixed board (every core alike) and the shim's getcpu() both see to it."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    cpus = qemu.board_cpus()
+    if len(cpus) < 2:
+        pytest.skip(f"needs two host CPUs of the board to compare, this process may use {cpus}")
+    model = workdir / f"matmul{BIG}.dynamic_int8.onnx"
+    quantize_dynamic(str(workdir / f"matmul{BIG}.onnx"), str(model), weight_type=QuantType.QInt8)
+    specs = [(model, workdir / f"x{BIG}.npy")]
+    counts = [_run_guest(workdir, "cortex-a53", "onnx", specs, host_cpu=c)[1]["per_region"] for c in cpus[:2]]
+    assert counts[0] == counts[1] and counts[0][0] > 0, counts
+
+
+def test_unknown_host_cpu_rejected(arm_target):
+    with pytest.raises(ValueError, match="not one of the board CPUs"):
+        qemu.run_python("cortex-a53", ["-c", "pass"], count=False, host_cpu=qemu.BOARD_CORES)

@@ -35,10 +35,11 @@ GUEST_ADDRESS_SPACE = "64G"
 
 # The modelled board has this many cores (scripts/provision_arm.sh describes them in /proc and
 # /sys). QEMU passes getcpu() and sched_getaffinity() through to the host: MLAS picks its kernels
-# by the core getcpu() reports, and the runtimes size themselves by the affinity mask. So the
-# emulator is pinned to ONE host CPU that the board also has: every machine then shows the guest
-# the same single core (unpinned, the host core it landed on moved counts by 25 per call, and a
-# 2-CPU mask against a 1-CPU one by 400).
+# by the core getcpu() reports (before the board described every core, 25 instructions per call
+# flipped with the host core), and the runtimes size themselves by the affinity mask (a 2-CPU mask
+# against a 1-CPU one: 400). So the guest shim answers getcpu() with core 0, and each emulator is
+# pinned to ONE host CPU that the board also has: every guest sees the same single core, whichever
+# host CPU runs it, and one guest per allowed CPU can run side by side.
 BOARD_CORES = 4
 
 PROVISION_CMD = "bash scripts/provision_arm.sh"
@@ -96,8 +97,8 @@ def check_available() -> None:
         missing.append(f"the aarch64 wheels ({GUEST_SITE})")
     if not PLUGIN.exists():
         missing.append(f"the instruction-count plugin ({PLUGIN})")
-    if not (SYSROOT / GUEST_REALTIME_SHIM.lstrip("/")).exists():
-        missing.append(f"the guest's frozen wall clock ({SYSROOT / GUEST_REALTIME_SHIM.lstrip('/')})")
+    if not (SYSROOT / GUEST_SHIM.lstrip("/")).exists():
+        missing.append(f"the guest shim ({SYSROOT / GUEST_SHIM.lstrip('/')})")
     if missing:
         raise TargetUnavailable(
             "emulated ARM target unavailable, missing: " + "; ".join(missing)
@@ -112,10 +113,10 @@ def check_available() -> None:
 # and the kernels' paths depend on heap layout: a longer checkout path moved counts by up to 0.6%.
 GUEST_WORKSPACE_PARENT = "/tmp"
 GUEST_ARGV0 = "/usr/bin/python3.11"
-# native/frozen_realtime.S, a guest path inside the sysroot: the guest's wall clock stands still, so
-# onnxruntime's wall-clock telemetry inside Run never fires in a counted call. Set with -E, so that
-# only the guest's loader sees it, not the host's.
-GUEST_REALTIME_SHIM = "/usr/lib/pipeline/frozen_realtime.so"
+# native/guest_shim.S, a guest path inside the sysroot: the guest's wall clock stands still (so
+# onnxruntime's wall-clock telemetry inside Run never fires in a counted call) and getcpu() says
+# core 0. Set with -E, so that only the guest's loader sees it, not the host's.
+GUEST_SHIM = "/usr/lib/pipeline/guest_shim.so"
 # The modules the guest imports from this project (stdlib + numpy + the runtimes only).
 GUEST_MODULES = ("pipeline/__init__.py", "pipeline/bench/__init__.py", "pipeline/bench/harness.py",
                  "pipeline/bench/region.py", "pipeline/bench/runtimes.py")
@@ -152,26 +153,27 @@ def command(cpu: str, argv, workspace: Path, *, plugin_out: str | None = None) -
     cmd = [qemu_binary() or "qemu-aarch64", "-cpu", cpu, "-L", str(CPU_VIEWS / cpu),
            # a reserved guest address space: QEMU then places every guest
            # mapping itself, independent of the host's layout and ASLR
-           "-R", GUEST_ADDRESS_SPACE, "-0", GUEST_ARGV0, "-E", f"LD_PRELOAD={GUEST_REALTIME_SHIM}"]
+           "-R", GUEST_ADDRESS_SPACE, "-0", GUEST_ARGV0, "-E", f"LD_PRELOAD={GUEST_SHIM}"]
     if plugin_out is not None:
         cmd += ["-plugin", f"{PLUGIN},out={plugin_out}"]
     return cmd + [str(workspace / "py")] + [str(a) for a in argv]
 
 
-def board_affinity() -> set[int]:
-    """The one host CPU the emulator runs on: the lowest allowed to us that the board also has."""
+def board_cpus() -> list[int]:
+    """The host CPUs an emulator may be pinned to: those allowed to us that the board also has."""
     cpus = sorted(c for c in os.sched_getaffinity(0) if c < BOARD_CORES)
     if not cpus:
         raise TargetUnavailable(f"the emulated board has cores 0-{BOARD_CORES - 1}, but this process may only run "
                                 f"on host CPUs {sorted(os.sched_getaffinity(0))}: allow one of CPUs "
                                 f"0-{BOARD_CORES - 1} (taskset/cgroup cpuset)")
-    return {cpus[0]}
+    return cpus
 
 
 def run_python(cpu: str, argv, *, workspace: Path | None = None, count: bool = True,
-               timeout: float | None = None):
+               timeout: float | None = None, host_cpu: int | None = None):
     """Run ``python3.11 <argv...>`` on an emulated ``cpu`` core, in ``workspace`` (its cwd; a
-    fresh `guest_workspace()` when None). Paths in argv are best relative to the workspace: the
+    fresh `guest_workspace()` when None), pinned to ``host_cpu`` (one of `board_cpus()`, the
+    first when None). Paths in argv are best relative to the workspace: the
     guest then sees the same strings on every machine.
 
     Returns ``(completed_process, counts)``; stdout/stderr are captured as
@@ -184,9 +186,12 @@ def run_python(cpu: str, argv, *, workspace: Path | None = None, count: bool = T
     check_available()
     if workspace is None:
         with guest_workspace() as ws:
-            return run_python(cpu, argv, workspace=ws, count=count, timeout=timeout)
+            return run_python(cpu, argv, workspace=ws, count=count, timeout=timeout, host_cpu=host_cpu)
     env = guest_env(workspace, count)
-    cpus = board_affinity()
+    allowed = board_cpus()
+    if host_cpu is not None and host_cpu not in allowed:
+        raise ValueError(f"host_cpu {host_cpu} is not one of the board CPUs allowed here: {allowed}")
+    cpus = {allowed[0] if host_cpu is None else host_cpu}
     with tempfile.TemporaryDirectory(prefix="qemu-count-") as tmp:
         out = os.path.join(tmp, "counts.json") if count else None
         cmd = command(cpu, argv, workspace, plugin_out=out)

@@ -3,15 +3,18 @@
 Each variant runs in an emulated process of its own, inside a fresh guest workspace that holds
 only that variant's artefact and inputs under fixed names. Its instruction count then depends on
 the artefact, the inputs, the core and the pinned stack alone: not on which variants ran before
-it in the same process (heap history), nor on where the checkout lives (path lengths). That costs
-an emulated start-up (2-3 s) per variant.
+it in the same process (heap history), nor on where the checkout lives (path lengths), nor on
+the host CPU it runs on (the guest shim fixes getcpu). That costs an emulated start-up (3-4 s) per
+variant, so variants run side by side, one emulator per host CPU the board has (`board_cpus()`).
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline.log import info
@@ -30,11 +33,11 @@ def stage_job(job: dict, workspace: Path, agreement_clips: int) -> dict:
     return {**job, "artefact": artefact, "inputs": "inputs.npy", "max_predictions": agreement_clips}
 
 
-def run_variant(target, settings: dict, job: dict) -> dict:
+def run_variant(target, settings: dict, job: dict, host_cpu: int | None = None) -> dict:
     with qemu.guest_workspace() as ws:
         (ws / "jobs.json").write_text(json.dumps({**settings, "jobs": [stage_job(job, ws, target.agreement_clips)]}))
         _, counts = qemu.run_python(target.cpu, ["-m", "pipeline.bench.harness", "jobs.json", "out.json"],
-                                    workspace=ws)
+                                    workspace=ws, host_cpu=host_cpu)
         result = json.loads((ws / "out.json").read_text())
     if result["machine"] != "aarch64":
         raise RuntimeError(f"the emulated harness reported machine {result['machine']!r}, expected aarch64")
@@ -57,10 +60,22 @@ def run_harness_qemu(target, spec: dict, workdir: Path) -> dict[str, dict]:
     # Emulation is 20-100x slower: a few timed calls (QEMU wall time is not device time anyway).
     settings = {**spec, "warmup": min(spec["warmup"], 2), "runs": target.runs or 5, "load_repeats": 1,
                 "count_inputs": COUNT_INPUTS}
-    records = {}
-    for job in spec["jobs"]:
-        start = time.monotonic()
-        records[job["id"]] = record = run_variant(target, settings, job)
+    free_cpus: queue.SimpleQueue[int] = queue.SimpleQueue()
+    cpus = qemu.board_cpus()
+    for cpu in cpus:
+        free_cpus.put(cpu)
+
+    def run_on_free_cpu(job: dict) -> dict:
+        host_cpu = free_cpus.get()
+        try:
+            start = time.monotonic()
+            record = run_variant(target, settings, job, host_cpu)
+        finally:
+            free_cpus.put(host_cpu)
         info(f"{target.cpu}: {job['id']}: {record['instructions_per_inference']:,} instructions per inference "
-             f"({time.monotonic() - start:.1f} s under emulation)")
-    return records
+             f"({time.monotonic() - start:.1f} s under emulation, host CPU {host_cpu})")
+        return record
+
+    # Threads only wait on the emulator processes; each holds one host CPU while its guest runs.
+    with ThreadPoolExecutor(max_workers=len(cpus)) as pool:
+        return dict(zip((job["id"] for job in spec["jobs"]), pool.map(run_on_free_cpu, spec["jobs"])))
