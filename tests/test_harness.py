@@ -45,3 +45,45 @@ def test_instruction_figure_is_the_mean_over_the_counted_calls():
     assert instructions_per_inference(counts, {"count_inputs": 3}, "v", "cortex-a53") == 200
     with pytest.raises(RuntimeError, match="expected 3"):
         instructions_per_inference({**counts, "regions": 2, "per_region": [1, 2]}, {"count_inputs": 3}, "v", "a53")
+
+
+def test_emulated_variants_share_the_host_cpus_and_a_failure_stops_the_stage(monkeypatch):
+    """The scheduling of variants over host CPUs: every variant gets a CPU no other running variant
+    holds, results come back keyed and in job order, and a failing variant ends the stage without
+    the variants still queued being run first."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    import pytest
+
+    from pipeline.targets import qemu, qemu_run
+
+    monkeypatch.setattr(qemu, "check_available", lambda: None)
+    monkeypatch.setattr(qemu, "board_cpus", lambda: [0, 1])
+    held, ran, lock = set(), [], threading.Lock()
+
+    def run_variant(target, settings, job, host_cpu):
+        with lock:
+            assert host_cpu not in held, f"host CPU {host_cpu} given to two variants at once"
+            held.add(host_cpu)
+            ran.append(job["id"])
+        time.sleep(0.02)
+        with lock:
+            held.discard(host_cpu)
+        if job["id"] == "bad":
+            raise RuntimeError("guest python exited with 1")
+        return {"instructions_per_inference": len(job["id"]), "cpu": host_cpu}
+
+    monkeypatch.setattr(qemu_run, "run_variant", run_variant)
+    target = SimpleNamespace(cpu="cortex-a53", runs=5, agreement_clips=25)
+    spec = {"warmup": 3, "jobs": [{"id": f"v{i}"} for i in range(6)]}
+    records = qemu_run.run_harness_qemu(target, spec, None)
+    assert list(records) == [f"v{i}" for i in range(6)]
+    assert {r["cpu"] for r in records.values()} == {0, 1}
+
+    ran.clear()
+    spec = {"warmup": 3, "jobs": [{"id": "bad"}] + [{"id": f"v{i}"} for i in range(20)]}
+    with pytest.raises(RuntimeError, match="exited with 1"):
+        qemu_run.run_harness_qemu(target, spec, None)
+    assert len(ran) < 5, f"variants kept running after one failed: {ran}"
