@@ -2,8 +2,8 @@
 data/audio_splits.npz (the raw train and test clips, for the stages that feed end-to-end models).
 
 The later stages read the raw clips from the one file instead of 1,500 WAVs: a real dependency that
-DVC checks with one hash, where the audio folder cost it 1,500 lookups per stage that depends on it
-(a no-op `dvc repro` spent 4 s there)."""
+DVC checks with one hash, where the audio folder cost it 1,500 lookups in every stage that depends
+on it, on every `dvc repro`."""
 
 from __future__ import annotations
 
