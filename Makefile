@@ -34,8 +34,8 @@ test: setup browser
 	@bash scripts/run_tests.sh
 
 bench: setup  # the figures the README quotes (the no-op one needs an up-to-date workspace: make repro)
-	$(VENV)/bin/python benchmarks/bench_mfcc.py
-	$(VENV)/bin/python benchmarks/bench_noop_repro.py
+	$(VENV)/bin/python benchmarks/bench_mfcc.py --skip-graphs --runs 5 --clips 600
+	$(VENV)/bin/python benchmarks/bench_noop_repro.py --runs 10
 
 clean-env:
 	rm -rf $(VENV) .cache/arm

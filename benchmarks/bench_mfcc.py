@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from pipeline.audio.mfcc import MfccConfig, mfcc_batch, mfcc_reference  # noqa: E402
+from pipeline.io import atomic_write_text  # noqa: E402
 
 
 def make_clips(n: int, cfg: MfccConfig, seconds: float = 1.0, seed: int = 0) -> np.ndarray:
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"max abs diff {onx['max_abs_diff']:.3g}, {onx['bytes']} bytes")
             result[f"onnx_stft_{dtype}"] = onx
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2, default=float))
+        atomic_write_text(args.json, json.dumps(result, indent=2, default=float) + "\n")
     return result
 
 

@@ -1,6 +1,6 @@
 """Benchmark a no-op `dvc repro` of this project against DVC's own floor for the same stage count.
 
-    .venv/bin/python benchmarks/bench_noop_repro.py [--runs 15] [--json out.json]
+    .venv/bin/python benchmarks/bench_noop_repro.py [--runs 10] [--json out.json]
 
 Needs an up-to-date workspace (run `make repro` first): every timed run must print "Data and
 pipelines are up to date", and the script stops if one does not. For the floor it builds, in a
@@ -24,6 +24,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.io import atomic_write_text  # noqa: E402
+
 UP_TO_DATE = "Data and pipelines are up to date."
 
 
@@ -37,14 +41,25 @@ def _dvc(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["dvc", *args], cwd=cwd, env=_env(), capture_output=True, text=True)
 
 
+def require_up_to_date(cwd: Path) -> None:
+    """Stop before timing anything if `dvc repro` would build: a stale workspace would be rebuilt
+    (minutes, and reports rewritten) and its time reported as a no-op."""
+    proc = _dvc(cwd, "status", "--quiet")
+    if proc.returncode == 1:
+        sys.exit(f"{cwd} is not up to date (`dvc status` lists what changed); run `make repro` first")
+    if proc.returncode != 0:
+        sys.exit(f"`dvc status` failed in {cwd} (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+
+
 def timed_noop(cwd: Path) -> float:
     """Wall seconds of one `dvc repro` that must find nothing to do."""
     start = time.perf_counter()
     proc = _dvc(cwd, "repro")
     elapsed = time.perf_counter() - start
-    if proc.returncode != 0 or UP_TO_DATE not in proc.stdout:
-        sys.exit(f"`dvc repro` in {cwd} was not a no-op (exit {proc.returncode}); run `make repro` "
-                 f"first.\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    if proc.returncode != 0:
+        sys.exit(f"`dvc repro` failed in {cwd} (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    if UP_TO_DATE not in proc.stdout:
+        sys.exit(f"`dvc repro` in {cwd} was not a no-op (it ran stages):\n{proc.stdout[-2000:]}")
     return elapsed
 
 
@@ -75,37 +90,41 @@ def make_floor_repo(where: Path, stages: int) -> Path:
     return repo
 
 
+def _summary(xs: list[float]) -> dict:
+    return {"median_s": round(statistics.median(xs), 3), "min_s": round(min(xs), 3), "max_s": round(max(xs), 3)}
+
+
+def measure(project: Path, runs: int) -> dict:
+    """Interleaved no-op timings of `project` and of a floor repo with its stage count."""
+    require_up_to_date(project)
+    n_stages = stage_count(project)
+    with tempfile.TemporaryDirectory(prefix="noop-floor-") as tmp:
+        floor_repo = make_floor_repo(Path(tmp), n_stages)
+        timed_noop(project), timed_noop(floor_repo)         # warm the page cache and DVC's state db
+        ours, floor = [], []
+        for _ in range(runs):
+            ours.append(timed_noop(project))
+            floor.append(timed_noop(floor_repo))
+    return {"stages": n_stages, "runs": runs, "project": _summary(ours),
+            "dvc_floor_same_stage_count": _summary(floor),
+            "ratio_median": round(statistics.median(ours) / statistics.median(floor), 2)}
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=15, help="timed no-op runs of each (default 15)")
+    ap.add_argument("--runs", type=int, default=10, help="timed no-op runs of each (default 10)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
     if args.runs < 1:
         ap.error(f"--runs must be >= 1, got {args.runs}")
-
-    n_stages = stage_count(ROOT)
-    with tempfile.TemporaryDirectory(prefix="noop-floor-") as tmp:
-        floor_repo = make_floor_repo(Path(tmp), n_stages)
-        timed_noop(ROOT), timed_noop(floor_repo)            # warm the page cache and DVC's state db
-        ours, floor = [], []
-        for _ in range(args.runs):
-            ours.append(timed_noop(ROOT))
-            floor.append(timed_noop(floor_repo))
-
-    def summary(xs: list[float]) -> dict:
-        return {"median_s": round(statistics.median(xs), 3), "min_s": round(min(xs), 3),
-                "max_s": round(max(xs), 3)}
-
-    result = {"stages": n_stages, "runs": args.runs, "project": summary(ours),
-              "dvc_floor_same_stage_count": summary(floor),
-              "ratio_median": round(statistics.median(ours) / statistics.median(floor), 2)}
-    print(f"no-op `dvc repro`, {n_stages} stages, {args.runs} runs each, interleaved")
-    for name, xs in (("this project", ours), ("DVC floor (trivial stages)", floor)):
-        s = summary(xs)
+    result = measure(ROOT, args.runs)
+    print(f"no-op `dvc repro`, {result['stages']} stages, {args.runs} runs each, interleaved")
+    for name, key in (("this project", "project"), ("DVC floor (trivial stages)", "dvc_floor_same_stage_count")):
+        s = result[key]
         print(f"  {name:28s} median {s['median_s']:.2f} s  (min {s['min_s']:.2f}, max {s['max_s']:.2f})")
     print(f"  ratio of medians: {result['ratio_median']:.2f}")
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
     return result
 
 

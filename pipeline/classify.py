@@ -14,6 +14,7 @@ import numpy as np
 from pipeline import io as pio
 from pipeline.bench.runtimes import RUNTIMES
 from pipeline.export.formats import FORMATS
+from pipeline.variants import is_e2e
 
 
 class ClipError(ValueError):
@@ -30,7 +31,7 @@ def load_bundle(folder: Path) -> tuple[dict, Path]:
 
 def check_clip(clip: np.ndarray, sample_rate: int, meta: dict) -> np.ndarray:
     """The clip as the end-to-end artefact takes it, or a ClipError naming expected vs actual."""
-    if not meta["model"].endswith("_e2e"):
+    if not is_e2e(meta["model"]):
         raise ClipError(f"{meta['variant']} takes MFCC features, not audio; use its keras_e2e bundle")
     f = meta["features"]
     n_samples = int(meta["input"]["shape"][-1])
@@ -59,8 +60,13 @@ def classify(folder: Path, clip: np.ndarray, sample_rate: int) -> tuple[str, np.
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
-    info = sf.info(str(path))
-    clip, sr = sf.read(str(path), dtype="float32", always_2d=False)
+    if not path.is_file():
+        raise ClipError(f"no such file: {path}")
+    try:
+        info = sf.info(str(path))
+        clip, sr = sf.read(str(path), dtype="float32", always_2d=False)
+    except sf.LibsndfileError as err:  # not a sound file soundfile can decode
+        raise ClipError(f"cannot read it as audio: {err}") from None
     if not info.subtype.startswith("FLOAT"):
         # integer PCM is scaled to [-1, 1) by the decoder: say so rather than hide it
         print(f"note: {path.name} holds {info.subtype} samples, decoded to float32", file=sys.stderr)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.gates import TIME_METRIC, Gate, GatesError, GatesFile, format_number, load_gates
+from pipeline.variants import REFERENCE_LEVEL
 
 OK = "ok"
 NOT_BUILT = ("skipped", "not_applicable")
@@ -107,7 +108,7 @@ def _measured(entry: dict | None) -> dict | None:
     return entry if entry is not None and status_of(entry) == OK else None
 
 
-def within_run_ratios(metrics: dict, metric: str, reference: str = "fp32",
+def within_run_ratios(metrics: dict, metric: str, reference: str = REFERENCE_LEVEL,
                       scope: Literal["variant", "targets"] = "targets") -> dict[tuple[str, str | None], float]:
     """{(variant id, target or None): value / value of the reference variant}, within one revision.
 

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.export.levels import QUANTIZATION_LEVELS
 from pipeline.io import read_yaml
+from pipeline.variants import REFERENCE_LEVEL
 
 GATES_FILE = Path("gates.yaml")
 
@@ -118,7 +119,7 @@ class Gate(Strict):
 
 
 class GatesFile(Strict):
-    reference_quantization: str = "fp32"
+    reference_quantization: str = REFERENCE_LEVEL
     allow_lost: tuple[str, ...] = ()
     gates: dict[str, Gate]
 

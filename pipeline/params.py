@@ -51,7 +51,8 @@ class Difficulty(Strict):
 
 class Data(Strict):
     source: Literal["synthetic", "folder"] = "synthetic"
-    folder: str | None = None
+    # A path even when unused: dvc.yaml tracks it as a dependency of synthesize.
+    folder: Annotated[str, Field(min_length=1)] = "data/own_audio"
     labels: tuple[str, ...] = SYNTH_CLASSES
     sample_rate: PositiveInt = 16000
     clip_seconds: PositiveFloat = 1.0
@@ -61,9 +62,6 @@ class Data(Strict):
 
     @model_validator(mode="after")
     def _folder_given(self) -> "Data":
-        if self.source == "folder" and not self.folder:
-            raise ValueError("data.source is 'folder' but data.folder is empty: give the path of a "
-                             "folder with one subfolder of WAV files per label")
         if len(set(self.labels)) != len(self.labels) or len(self.labels) < 2:
             raise ValueError(f"data.labels={list(self.labels)}: need at least two distinct labels")
         if self.source == "synthetic":
@@ -81,6 +79,13 @@ class Features(Strict):
     fmin: Annotated[float, Field(ge=0)] = 20.0
     fmax: PositiveFloat = 8000.0
     top_db: PositiveFloat = 80.0
+
+    @model_validator(mode="after")
+    def _mfcc_within_mels(self) -> "Features":
+        if self.n_mfcc > self.n_mels:
+            raise ValueError(f"features.n_mfcc={self.n_mfcc} must be <= features.n_mels={self.n_mels} "
+                             "(the MFCCs are the first n_mfcc DCT rows of the n_mels mel bands)")
+        return self
 
 
 class LogisticRegressionSpec(Strict):

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 PROFILES = ROOT / "tests" / "profiles"
 # What a clean clone holds: the tracked sources, never the workspace's outputs.
-COPIED = ["pipeline", "scripts", "native", "dvc.yaml", "params.yaml", "gates.yaml", "pyproject.toml", ".dvc/config",
+COPIED = ["pipeline", "scripts", "native", "data/own_audio", "dvc.yaml", "params.yaml", "gates.yaml", "pyproject.toml", ".dvc/config",
           ".dvcignore", ".gitignore"]
 
 

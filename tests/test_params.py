@@ -46,6 +46,8 @@ def test_default_and_tiny_profiles_are_valid():
     ("data.difficulty.snr_db", [30.0, 10.0], ["data.difficulty.snr_db", "low <= high"]),
     ("sklearn.logreg.type", "svm", ["sklearn.logreg", "svm"]),
     ("targets.host", KeyError, ["targets", "host"]),
+    ("features.n_mfcc", 50, ["features.n_mfcc=50", "features.n_mels=40"]),
+    ("data.folder", None, ["data.folder", "None", "valid string"]),
 ])
 def test_bad_values_are_named(path, value, expected):
     with pytest.raises(ParamsError) as err:

@@ -80,3 +80,31 @@ def test_host_kernels_that_change_answers_are_named():
     md = markdown.render(host, {}, [], 1, kernels=tables.kernel_deviation_rows(host))
     assert "| m.onnx.int8 | 44.0% | 97.0% | 45.0% |" in md and "VNNI" in md
     assert "kernels that change" not in markdown.render(host, {}, [], 1)
+
+
+def e2e_metrics(e2e_p50: float):
+    indexes = {"fp32": {"k.onnx.fp32": {"status": "ok", "size_bytes": 1000},
+                        "k_e2e.onnx.fp32": {"status": "ok", "size_bytes": 1200}}}
+    bench = {"host": {"fp32": {"k.onnx.fp32": host_bench(0.9, 1.0, 100.0, [0, 1]),
+                               "k_e2e.onnx.fp32": host_bench(0.9, 1.0, e2e_p50, [0, 1])}},
+             "a53": {"fp32": {"k.onnx.fp32": arm_bench(120000, [0, 1]), "k_e2e.onnx.fp32": arm_bench(480000, [0, 1])}}}
+    return tables.build_metrics(indexes, bench, ["a53"])
+
+
+def test_e2e_split_is_the_difference_from_the_feature_input_twin():
+    metrics = e2e_metrics(400.0)
+    [host] = tables.e2e_rows(metrics, "host", clip_seconds=1.0, hop_ms=20.0)
+    assert host["classifier"] == "k.onnx.fp32"
+    assert (host["total_us"], host["classifier_us"], host["features_us"]) == (400.0, 100.0, 300.0)
+    assert host["features_share"] == pytest.approx(0.75)
+    assert host["rtf_clip"] == pytest.approx(400e-6) and host["streaming_load"] == pytest.approx(0.02)
+    [arm] = tables.e2e_rows(metrics, "a53", clip_seconds=1.0, hop_ms=20.0)
+    assert (arm["total_instructions"], arm["features_instructions"]) == (480000, 360000)
+    assert arm["features_us"] == pytest.approx(300.0)          # from the estimates: 400 - 100 µs
+
+
+@pytest.mark.parametrize("e2e_p50", [100.0, 95.0])
+def test_e2e_split_within_noise_is_not_shown_as_a_cost(e2e_p50):
+    [host] = tables.e2e_rows(e2e_metrics(e2e_p50), "host", clip_seconds=1.0, hop_ms=20.0)
+    assert host["features_us"] is None and host["features_share"] is None
+    assert "| – |" in markdown.table([host], markdown.E2E_COLUMNS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipeline.variants import is_e2e
+
 RUNTIME_HINT = {
     "tflite": "LiteRT / TensorFlow Lite interpreter (builtin operators only)",
     "onnx": "onnxruntime (CPU execution provider)",
@@ -17,7 +19,7 @@ def _tensor(t: dict) -> str:
 def bundle_readme(meta: dict) -> str:
     f = meta["features"]
     n_samples = round(f["sample_rate"] * f["clip_seconds"])
-    e2e = meta["model"].endswith("_e2e")
+    e2e = is_e2e(meta["model"])
     lines = [
         f"# {meta['variant']}", "",
         f"{meta['model']} classifier, {meta['format'].upper()}, quantization `{meta['quantization']}`: "

@@ -7,7 +7,7 @@ MFCCs as a second output named "mfcc" so the pipeline can measure feature parity
     outputs[0]  probabilities   (1, n_classes)
     outputs[1]  "mfcc"          (1, n_mfcc, frames) float32
 
-The front end is never quantized (a quantized front end is garbage; see STACK.md): it stays
+The front end is never quantized (quantizing it rounds the log-mel energies to a few levels: garbage): it stays
 float32 at every level, in both formats.
 
 TFLite: the front end and the classifier are converted SEPARATELY and joined afterwards into one
@@ -44,9 +44,9 @@ import numpy as np
 from pipeline.audio.mfcc import MfccConfig
 from pipeline.bench.runtimes import FEATURE_OUTPUT
 from pipeline.export.common import NotApplicable
+from pipeline.export.levels import QUANTIZATION_LEVELS
+from pipeline.export.tflite import TFLITE_LEVELS
 
-TFLITE_LEVEL_NAMES = ("fp32", "fp16", "dynamic_int8", "int8", "int16x8")
-CALIBRATED_LEVELS = ("int8", "int16x8")
 
 INPUT_NAME = "waveform"
 PROBABILITIES_NAME = "probabilities"
@@ -98,12 +98,11 @@ def classifier_tflite(keras_model: Any, level: str, calibration_mfcc: np.ndarray
     calibration_mfcc: (n, n_mfcc, frames) float32, needed by int8 and int16x8 only."""
     import tensorflow as tf
 
-    from pipeline.export.tflite import TFLITE_LEVELS
     from pipeline.models.keras_models import export_saved_model
 
     if level not in TFLITE_LEVELS:
         raise ValueError(f"unknown level {level!r}; expected one of {sorted(TFLITE_LEVELS)}")
-    if level in CALIBRATED_LEVELS and (calibration_mfcc is None or len(calibration_mfcc) == 0):
+    if QUANTIZATION_LEVELS[level].calibrated and (calibration_mfcc is None or len(calibration_mfcc) == 0):
         raise ValueError(f"level {level} needs calibration data")
     with tempfile.TemporaryDirectory() as tmp:
         if saved_model_dir is None:
@@ -141,12 +140,12 @@ def e2e_tflite(keras_model: Any, cfg: MfccConfig, n_samples: int, level: str,
     """
     from pipeline.audio.mfcc_graph import non_builtin_ops, tflite_op_names
 
-    if level not in TFLITE_LEVEL_NAMES:
-        raise ValueError(f"unknown level {level!r}; expected one of {TFLITE_LEVEL_NAMES}")
+    if level not in TFLITE_LEVELS:
+        raise ValueError(f"unknown level {level!r}; expected one of {list(TFLITE_LEVELS)}")
     if n_samples <= 0:
         raise ValueError(f"n_samples must be positive, got {n_samples}")
     calibration_mfcc = None
-    if level in CALIBRATED_LEVELS:
+    if QUANTIZATION_LEVELS[level].calibrated:
         if calibration_audio is None:
             raise ValueError(f"level {level} needs calibration_audio (raw training clips)")
         calibration_audio = _check_audio(calibration_audio)

@@ -30,7 +30,7 @@ def finish(model):
 
 
 def fp32_from_keras(source: Source):
-    """SavedModel -> ONNX with tf2onnx's command line (from_keras fails on Keras 3: see STACK.md)."""
+    """SavedModel -> ONNX with tf2onnx's command line (tf2onnx's from_keras fails on Keras 3 models)."""
     import onnx
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,6 +8,7 @@ from typing import Callable
 from pipeline.export import onnx as onnx_export
 from pipeline.export import tflite as tflite_export
 from pipeline.export.common import Built, NotApplicable, Source
+from pipeline.variants import REFERENCE_LEVEL
 
 Converter = Callable[[Source, str], Built]
 
@@ -32,7 +33,7 @@ def _onnx(fp32_builder, wrap=None):
         except NotApplicable:
             raise
         except Exception as err:
-            if level == "fp32":
+            if level == REFERENCE_LEVEL:
                 raise
             raise NotApplicable(f"onnxruntime's tools failed to build this level: {_first_line(err)}") from err
         if wrap is not None:
@@ -72,7 +73,7 @@ def _loaded_spec(io_spec, data: bytes, runtime: str, level: str):
     try:
         return io_spec(data)
     except Exception as err:
-        if level == "fp32":
+        if level == REFERENCE_LEVEL:
             raise
         raise NotApplicable(f"the {level} file was built but {runtime} cannot load it: {_first_line(err)}") from err
 
@@ -94,10 +95,6 @@ CONVERTERS: dict[tuple[str, str], Converter] = {
     ("sklearn", "tflite"): _not_applicable(
         "scikit-learn has no TFLite converter (TFLite takes TensorFlow graphs); ship its ONNX variant instead"),
 }
-
-
-def variant_id(model: str, fmt: str, level: str) -> str:
-    return f"{model}.{fmt}.{level}"
 
 
 def convert(source: Source, fmt: str, level: str) -> Built:

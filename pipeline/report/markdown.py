@@ -91,7 +91,8 @@ def e2e_section(title: str, rows: list[dict], hop_ms: float, estimate: bool) -> 
             else "measured p50 on the host")
     return [f"### {title}: end-to-end cost split", "",
             f"Times are the {kind}. Inference is the matching feature-input variant measured in the same run; "
-            "feature extraction is the end-to-end figure minus it. RTF = time / clip length. Streaming: a 1 s "
+            "feature extraction is the end-to-end figure minus it (a dash where the end-to-end figure was not "
+            "above it: the difference is within timing noise). RTF = time / clip length. Streaming: a 1 s "
             f"window moved every {hop_ms:g} ms needs one inference per hop; the load is the share of the "
             f"{hop_ms:g} ms budget it uses (over 100% cannot keep up).", "", table(rows, E2E_COLUMNS), ""]
 

@@ -9,9 +9,10 @@ import math
 
 import numpy as np
 
+from pipeline.variants import REFERENCE_LEVEL, feature_input_twin, is_e2e, split_variant_id, variant_id
+
 HOST_FIELDS = ("latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_mean_us", "latency_std_us",
                "load_ms", "peak_rss_mb")
-REFERENCE_LEVEL = "fp32"
 PARITY_FIELDS = ("mfcc_max_abs_diff", "mfcc_mean_abs_diff")  # end-to-end variants: in-graph vs training MFCCs
 # The host's optimised kernels against the runtime's reference kernels on the same file (test split).
 KERNEL_FIELDS = ("reference_kernel_agreement", "reference_kernel_accuracy")
@@ -20,11 +21,6 @@ KERNEL_AGREEMENT_FLOOR = 0.99  # below this, the report names the variant: the h
 
 class StaleResults(ValueError):
     """A variant was built but its benchmark result is missing: run the benchmark stage."""
-
-
-def split_id(vid: str) -> tuple[str, str, str]:
-    model, fmt, level = vid.split(".")
-    return model, fmt, level
 
 
 def host_target_entry(b: dict) -> dict:
@@ -54,7 +50,7 @@ def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], e
     metrics: dict[str, dict] = {}
     for level, index in indexes.items():
         for vid, entry in sorted(index.items()):
-            model, fmt, lvl = split_id(vid)
+            model, fmt, lvl = split_variant_id(vid)
             m = {"model": model, "format": fmt, "quantization": lvl, "status": entry["status"]}
             if entry["status"] != "ok":
                 metrics[vid] = {**m, "reason": entry["reason"]}
@@ -80,8 +76,8 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def reference_of(metrics: dict, vid: str) -> dict | None:
-    model, fmt, _ = split_id(vid)
-    ref = metrics.get(f"{model}.{fmt}.{REFERENCE_LEVEL}")
+    model, fmt, _ = split_variant_id(vid)
+    ref = metrics.get(variant_id(model, fmt, REFERENCE_LEVEL))
     return ref if ref and ref["status"] == "ok" else None
 
 
@@ -147,9 +143,6 @@ def not_applicable_rows(metrics: dict) -> list[dict]:
     return [{"variant": vid, "reason": m["reason"]} for vid, m in ordered(metrics) if m["status"] != "ok"]
 
 
-E2E_SUFFIX = "_e2e"
-
-
 def _cost(m: dict, target: str) -> tuple[float | None, int | None]:
     """(latency in µs, instructions) of one variant on one target: measured p50 on the host,
     the estimated device latency and the exact count on an emulated target."""
@@ -165,18 +158,20 @@ def e2e_rows(metrics: dict, target: str, clip_seconds: float, hop_ms: float) -> 
     """End-to-end variants split into feature extraction and inference.
 
     The classifier part is the matching feature-input variant (same format and level, measured in
-    the same run); feature extraction is the difference between the two, so it is a derived figure.
+    the same run); feature extraction is the difference between the two, so it is a derived figure,
+    and None where the end-to-end figure is not above the classifier's (noise on the host).
     """
     rows = []
     for vid, m in ordered(metrics):
-        if m["status"] != "ok" or not m["model"].endswith(E2E_SUFFIX):
+        if m["status"] != "ok" or not is_e2e(m["model"]):
             continue
         total, total_instr = _cost(m, target)
         if total is None:
             continue
-        clf_id = f"{m['model'][:-len(E2E_SUFFIX)]}.{m['format']}.{m['quantization']}"
+        clf_id = feature_input_twin(m["model"], m["format"], m["quantization"])
         clf, clf_instr = _cost(metrics.get(clf_id), target)
-        front = None if clf is None else max(total - clf, 0.0)
+        # Not above the classifier's own p50: the difference is timing noise, not a cost; shown as "–".
+        front = None if clf is None or total <= clf else total - clf
         rows.append({
             "variant": vid, "classifier": clf_id, "total_us": total, "classifier_us": clf, "features_us": front,
             "features_share": _ratio(front, total),
@@ -193,7 +188,7 @@ def parity_rows(metrics: dict) -> list[dict]:
     for vid, m in ordered(metrics):
         if m["status"] != "ok" or "mfcc_max_abs_diff" not in m:
             continue
-        twin = metrics.get(f"{m['model'][:-len(E2E_SUFFIX)]}.{m['format']}.{m['quantization']}")
+        twin = metrics.get(feature_input_twin(m["model"], m["format"], m["quantization"]))
         twin_acc = twin["accuracy"] if twin and twin["status"] == "ok" else None
         rows.append({"variant": vid, "mfcc_max_abs_diff": m["mfcc_max_abs_diff"],
                      "mfcc_mean_abs_diff": m["mfcc_mean_abs_diff"], "agreement": m["agreement"],

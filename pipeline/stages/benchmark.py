@@ -24,6 +24,7 @@ from pipeline.stages.train_keras import KERAS_DIR
 from pipeline.stages.train_sklearn import SKLEARN_DIR
 from pipeline.targets.qemu import TargetUnavailable
 from pipeline.targets.registry import TARGET_KINDS, is_emulated
+from pipeline.variants import feature_input_model, is_e2e
 
 BENCH_DIR = Path("reports/bench")
 
@@ -34,7 +35,7 @@ def bench_path(target: str, level: str) -> Path:
 
 def reference_predictions(model: str) -> np.ndarray:
     """The unconverted source's test predictions; for keras_e2e: librosa features + the Keras model."""
-    ref = (KERAS_DIR if model in ("keras", "keras_e2e") else SKLEARN_DIR / model) / "reference.npz"
+    ref = (KERAS_DIR if feature_input_model(model) == "keras" else SKLEARN_DIR / model) / "reference.npz"
     return pio.read_npz(ref)["pred_test"]
 
 
@@ -56,7 +57,7 @@ def harness_spec(p: Params, level: str, inputs: dict[str, Path], host: bool) -> 
         if entry["status"] != "ok":
             continue
         meta = pio.read_json(VARIANTS_DIR / level / entry["sidecar"])
-        e2e = meta["model"].endswith("_e2e")
+        e2e = is_e2e(meta["model"])
         job = {"id": vid, "runtime": FORMATS[meta["format"]].runtime,
                "inputs": str(inputs["audio" if e2e else "features"].resolve()),
                "artefact": str((VARIANTS_DIR / level / entry["file"]).resolve()), "input": meta["input"],

@@ -17,7 +17,7 @@ from pipeline import io as pio
 from pipeline.export.common import NotApplicable, Source
 from pipeline.export.formats import FORMATS
 from pipeline.export.levels import QUANTIZATION_LEVELS
-from pipeline.export.registry import convert, variant_id
+from pipeline.export.registry import convert
 from pipeline.log import info
 from pipeline.models import keras_models as km
 from pipeline.models import sklearn_models as skm
@@ -26,6 +26,7 @@ from pipeline.export.bundle import bundle_readme
 from pipeline.stages.features import AUDIO_SPLITS, FEATURES, mfcc_config
 from pipeline.stages.train_keras import KERAS_DIR
 from pipeline.stages.train_sklearn import SKLEARN_DIR
+from pipeline.variants import feature_input_model, variant_id
 
 VARIANTS_DIR = Path("models/variants")
 INDEX = "index.json"
@@ -38,7 +39,7 @@ def calibration_subset(X: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def source_files(name: str) -> dict[str, Path]:
-    if name in ("keras", "keras_e2e"):
+    if feature_input_model(name) == "keras":
         return {"architecture.json": KERAS_DIR / "architecture.json", "weights.npz": KERAS_DIR / "weights.npz"}
     return {"model.skops": SKLEARN_DIR / name / "model.skops"}
 
