@@ -72,3 +72,14 @@ def test_sklearn_has_no_tflite(data):
     src, _ = source(LogisticRegressionSpec(type="logistic_regression"), data)
     with pytest.raises(NotApplicable, match="no TFLite converter"):
         convert(src, "tflite", "fp32")
+
+
+def test_every_level_has_a_converter_per_format_and_a_calibration_flag():
+    """One level = one entry in levels.py and one function per format: the end-to-end builders and the
+    calibration logic read these tables, so a level missing from one would fail a stage, not the report."""
+    from pipeline.export.levels import QUANTIZATION_LEVELS
+    from pipeline.export.onnx import ONNX_LEVELS
+    from pipeline.export.tflite import TFLITE_LEVELS
+
+    assert list(ONNX_LEVELS) == list(TFLITE_LEVELS) == list(QUANTIZATION_LEVELS)
+    assert [n for n, lvl in QUANTIZATION_LEVELS.items() if lvl.calibrated] == ["int8", "int16x8"]
