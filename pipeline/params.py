@@ -61,7 +61,7 @@ class Data(Strict):
     difficulty: Difficulty
 
     @model_validator(mode="after")
-    def _folder_given(self) -> "Data":
+    def _labels_fit_source(self) -> "Data":
         if len(set(self.labels)) != len(self.labels) or len(self.labels) < 2:
             raise ValueError(f"data.labels={list(self.labels)}: need at least two distinct labels")
         if self.source == "synthetic":

@@ -8,6 +8,7 @@ emulated target also the instruction count and agreement with the host's outputs
 from __future__ import annotations
 
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +18,12 @@ from pipeline.export.formats import FORMATS
 from pipeline.log import info
 from pipeline.models.evaluate import accuracy, agreement
 from pipeline.params import Params
-from pipeline.stages.convert import INDEX, VARIANTS_DIR
+from pipeline.stages.convert import INDEX, VARIANTS_DIR, source_dir
 from pipeline.bench.runtimes import FEATURE_OUTPUT
 from pipeline.stages.features import AUDIO_SPLITS, FEATURES
-from pipeline.stages.train_keras import KERAS_DIR
-from pipeline.stages.train_sklearn import SKLEARN_DIR
 from pipeline.targets.qemu import TargetUnavailable
 from pipeline.targets.registry import TARGET_KINDS, is_emulated
-from pipeline.variants import feature_input_model, is_e2e
+from pipeline.variants import is_e2e
 
 BENCH_DIR = Path("reports/bench")
 
@@ -33,10 +32,10 @@ def bench_path(target: str, level: str) -> Path:
     return BENCH_DIR / target / f"{level}.json"
 
 
+@lru_cache(maxsize=None)  # several variants of one model per stage
 def reference_predictions(model: str) -> np.ndarray:
     """The unconverted source's test predictions; for keras_e2e: librosa features + the Keras model."""
-    ref = (KERAS_DIR if feature_input_model(model) == "keras" else SKLEARN_DIR / model) / "reference.npz"
-    return pio.read_npz(ref)["pred_test"]
+    return pio.read_npz(source_dir(model) / "reference.npz")["pred_test"]
 
 
 def write_inputs(workdir: Path) -> dict[str, Path]:

@@ -38,10 +38,14 @@ def calibration_subset(X: np.ndarray, n: int, seed: int) -> np.ndarray:
     return X[idx]
 
 
+def source_dir(name: str) -> Path:
+    """Where the unconverted model of a variant lives (an end-to-end model's is its feature-input one's)."""
+    return KERAS_DIR if feature_input_model(name) == "keras" else SKLEARN_DIR / name
+
+
 def source_files(name: str) -> dict[str, Path]:
-    if feature_input_model(name) == "keras":
-        return {"architecture.json": KERAS_DIR / "architecture.json", "weights.npz": KERAS_DIR / "weights.npz"}
-    return {"model.skops": SKLEARN_DIR / name / "model.skops"}
+    files = ("architecture.json", "weights.npz") if feature_input_model(name) == "keras" else ("model.skops",)
+    return {f: source_dir(name) / f for f in files}
 
 
 def sidecar(p: Params, vid: str, name: str, fmt: str, level: str, built, labels: list[str], file: str) -> dict:
