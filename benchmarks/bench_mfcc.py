@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 
 from pipeline.audio.mfcc import MfccConfig, mfcc_batch, mfcc_reference  # noqa: E402
 from pipeline.io import atomic_write_text  # noqa: E402
+from pipeline.params import load_params  # noqa: E402
 
 
 def make_clips(n: int, cfg: MfccConfig, seconds: float = 1.0, seed: int = 0) -> np.ndarray:
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--skip-graphs", action="store_true", help="numpy only (no TF/ORT import)")
     args = ap.parse_args(argv)
 
-    cfg = MfccConfig()
+    cfg = MfccConfig.from_params(load_params())  # the project's front end (params.yaml)
     clips = make_clips(args.clips, cfg, seed=args.seed)
     res, ref = bench_numpy(clips, cfg, args.runs)
     print(f"clips: {args.clips} x {clips.shape[1]} samples, cfg: {cfg}")

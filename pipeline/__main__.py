@@ -3,6 +3,8 @@ python -m pipeline compare [--base REV] [--head REV]     (two commits' metrics a
 python -m pipeline classify BUNDLE_DIR FILE.wav          (run an end-to-end bundle on one clip)
 
 Every stage validates params.yaml first; a bad value stops here, before any output is touched.
+Expected failures (pipeline.errors.PipelineError) print one line and exit non-zero; anything else
+is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ STAGES = {  # stage -> names of its arguments (from the DVC matrix)
     "benchmark": ["target", "level"],
     "report": [],
 }
+COMMANDS = ("compare", "classify")
 
 
 def main(argv: list[str]) -> int:
@@ -30,31 +33,27 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__ + "\nstages: " + ", ".join(f"{s} {' '.join(a)}".strip() for s, a in STAGES.items()))
         return 0 if argv else 2
+    from pipeline.errors import PipelineError
+
     name, args = argv[0], argv[1:]
-    if name in ("compare", "classify"):
-        return importlib.import_module(f"pipeline.{name}").main(args)
-    if name not in STAGES:
-        print(f"error: unknown stage '{name}'; stages: {', '.join(STAGES)}, compare, classify", file=sys.stderr)
-        return 2
-    if len(args) != len(STAGES[name]):
-        print(f"error: stage {name} takes {STAGES[name] or 'no arguments'}, got {args}", file=sys.stderr)
-        return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up chatter hides the progress lines
-    from pipeline.params import ParamsError, load_params
-
     try:
+        if name in COMMANDS:
+            return importlib.import_module(f"pipeline.{name}").main(args)
+        if name not in STAGES:
+            print(f"error: unknown stage '{name}'; stages: {', '.join(STAGES)}, {', '.join(COMMANDS)}",
+                  file=sys.stderr)
+            return 2
+        if len(args) != len(STAGES[name]):
+            print(f"error: stage {name} takes {STAGES[name] or 'no arguments'}, got {args}", file=sys.stderr)
+            return 2
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up chatter hides the progress lines
+        from pipeline.params import load_params
+
         params = load_params()
-    except ParamsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    from pipeline.targets.qemu import TargetUnavailable
-
-    stage = importlib.import_module(f"pipeline.stages.{name}")
-    try:
-        stage.run(params, *args)
-    except (ValueError, FileNotFoundError, TargetUnavailable) as err:
+        importlib.import_module(f"pipeline.stages.{name}").run(params, *args)
+    except PipelineError as err:
         print(f"error: {name}: {err}", file=sys.stderr)
-        return 1
+        return err.exit_code
     return 0
 
 

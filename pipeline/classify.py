@@ -14,10 +14,11 @@ import numpy as np
 from pipeline import io as pio
 from pipeline.bench.runtimes import RUNTIMES
 from pipeline.export.formats import FORMATS
-from pipeline.variants import is_e2e
+from pipeline.errors import PipelineError
+from pipeline.models.families import FAMILIES, family_of
 
 
-class ClipError(ValueError):
+class ClipError(PipelineError):
     """The clip does not match the artefact's input."""
 
 
@@ -31,8 +32,10 @@ def load_bundle(folder: Path) -> tuple[dict, Path]:
 
 def check_clip(clip: np.ndarray, sample_rate: int, meta: dict) -> np.ndarray:
     """The clip as the end-to-end artefact takes it, or a ClipError naming expected vs actual."""
-    if not is_e2e(meta["model"]):
-        raise ClipError(f"{meta['variant']} takes MFCC features, not audio; use its keras_e2e bundle")
+    if not family_of(meta["model"]).raw_audio:
+        raw = [name for name, fam in FAMILIES.items() if fam.raw_audio]
+        raise ClipError(f"{meta['variant']} takes {meta['input'].get('layout', 'MFCC features')}, not audio; "
+                        f"classify runs end-to-end bundles (models {raw})")
     f = meta["features"]
     n_samples = int(meta["input"]["shape"][-1])
     if sample_rate != f["sample_rate"]:

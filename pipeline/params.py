@@ -1,39 +1,40 @@
-"""The typed schema of params.yaml: the only place that knows its keys.
+"""The typed schema of params.yaml: it validates and types the values, and holds none of its own.
 
-Every stage calls `load_params()` before touching anything, so a typo or a bad
-value stops the run with a message naming the key, the value and what is
-allowed, before any output is written.
+Every key is required: the values live in params.yaml only, so this module is not an input of any
+stage (editing a message here re-runs nothing; tests/test_params.py checks that it holds no values).
+Families carry their own part of the schema beside their code: quantization levels
+(export/levels.py), estimator types (models/sklearn_models.py), target kinds (targets/registry.py).
+
+Every stage calls `load_params()` before touching anything, so a typo or a bad value stops the run
+with a message naming the key, the value and what is allowed, before any output is written.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from pipeline.errors import UsageError
+from pipeline.export.formats import FORMATS
 from pipeline.export.levels import QUANTIZATION_LEVELS
 from pipeline.io import read_yaml
-from pipeline.export.formats import FORMATS
-from pipeline.targets.qemu import CPUS as QEMU_CPUS
+from pipeline.models.families import RESERVED_MODEL_NAMES
+from pipeline.models.sklearn_models import ESTIMATOR_TYPES
+from pipeline.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Strict
+from pipeline.targets.registry import TARGET_KINDS
 
 # The synthesizer's classes (pipeline.audio.synth.CLASSES); kept here so that
-# validating params does not import the signal code.
+# validating params does not import the signal code (tests/test_params.py checks they agree).
 SYNTH_CLASSES = ("speech", "rock", "jazz", "electronic", "classical")
 
 PARAMS_FILE = Path("params.yaml")
 
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 class Split(Strict):
-    val: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
-    test: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
+    val: Annotated[float, Field(gt=0, lt=0.5)]
+    test: Annotated[float, Field(gt=0, lt=0.5)]
 
 
 class Difficulty(Strict):
@@ -50,20 +51,20 @@ class Difficulty(Strict):
 
 
 class Data(Strict):
-    source: Literal["synthetic", "folder"] = "synthetic"
+    source: Literal["synthetic", "folder"]
     # A path even when unused: dvc.yaml tracks it as a dependency of synthesize.
-    folder: Annotated[str, Field(min_length=1)] = "data/own_audio"
-    labels: tuple[str, ...] = SYNTH_CLASSES
-    sample_rate: PositiveInt = 16000
-    clip_seconds: PositiveFloat = 1.0
-    clips_per_class: PositiveInt = 300
-    split: Split = Split()
+    folder: Annotated[str, Field(min_length=1)]
+    labels: tuple[str, ...]
+    sample_rate: PositiveInt
+    clip_seconds: PositiveFloat
+    clips_per_class: PositiveInt
+    split: Split
     difficulty: Difficulty
 
     @model_validator(mode="after")
     def _labels_fit_source(self) -> "Data":
-        if len(set(self.labels)) != len(self.labels) or len(self.labels) < 2:
-            raise ValueError(f"data.labels={list(self.labels)}: need at least two distinct labels")
+        if len(self.labels) < 2:
+            raise ValueError(f"data.labels={list(self.labels)}: need at least two labels")
         if self.source == "synthetic":
             unknown = [lab for lab in self.labels if lab not in SYNTH_CLASSES]
             if unknown:
@@ -72,13 +73,13 @@ class Data(Strict):
 
 
 class Features(Strict):
-    n_mfcc: PositiveInt = 20
-    n_fft: PositiveInt = 512
-    hop_length: PositiveInt = 320
-    n_mels: PositiveInt = 40
-    fmin: Annotated[float, Field(ge=0)] = 20.0
-    fmax: PositiveFloat = 8000.0
-    top_db: PositiveFloat = 80.0
+    n_mfcc: PositiveInt
+    n_fft: PositiveInt
+    hop_length: PositiveInt
+    n_mels: PositiveInt
+    fmin: NonNegativeFloat
+    fmax: PositiveFloat
+    top_db: PositiveFloat
 
     @model_validator(mode="after")
     def _mfcc_within_mels(self) -> "Features":
@@ -88,82 +89,65 @@ class Features(Strict):
         return self
 
 
-class LogisticRegressionSpec(Strict):
-    type: Literal["logistic_regression"]
-    C: PositiveFloat = 1.0
-    max_iter: PositiveInt = 2000
-
-
-class RandomForestSpec(Strict):
-    type: Literal["random_forest"]
-    n_estimators: PositiveInt = 100
-    max_depth: PositiveInt | None = 12
-
-
-class MLPSpec(Strict):
-    type: Literal["mlp"]
-    hidden_layer_sizes: tuple[PositiveInt, ...] = (128, 64)
-    alpha: Annotated[float, Field(ge=0)] = 1e-4
-    max_iter: PositiveInt = 300
-
-
-SklearnSpec = Annotated[LogisticRegressionSpec | RandomForestSpec | MLPSpec, Field(discriminator="type")]
+# Each estimator type and target kind carries its own schema beside its code; `type` / `kind` picks it.
+SklearnSpec = Annotated[Union[tuple(t.spec for t in ESTIMATOR_TYPES.values())], Field(discriminator="type")]
+TargetSpec = Annotated[Union[tuple(k.schema for k in TARGET_KINDS.values())], Field(discriminator="kind")]
 
 
 class Keras(Strict):
-    filters: PositiveInt = 64
-    blocks: PositiveInt = 4
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.2
-    epochs: PositiveInt = 30
-    batch_size: PositiveInt = 32
-    learning_rate: PositiveFloat = 1e-3
-
-
-class QuantizationOptions(Strict):
-    calibration_samples: PositiveInt = 200
+    filters: PositiveInt
+    blocks: PositiveInt
+    dropout: Annotated[float, Field(ge=0, lt=1)]
+    epochs: PositiveInt
+    batch_size: PositiveInt
+    learning_rate: PositiveFloat
 
 
 class Benchmark(Strict):
-    threads: PositiveInt = 1
-    warmup: Annotated[int, Field(ge=0)] = 20
-    runs: PositiveInt = 200
-    load_repeats: PositiveInt = 3
-    streaming_hop_ms: PositiveFloat = 20.0  # the report's streaming case: a 1 s window moved every hop
-
-
-class Target(Strict):
-    kind: Literal["host", "qemu"]
-    cpu: str | None = None
-    clock_ghz: PositiveFloat | None = None
-    ipc: PositiveFloat | None = None
-    runs: PositiveInt | None = None
-    agreement_clips: PositiveInt = 25  # emulated: test clips whose top-1 is compared with the host's
-    required: bool = False
+    threads: PositiveInt
+    warmup: Annotated[int, Field(ge=0)]
+    runs: PositiveInt
+    load_repeats: PositiveInt
+    streaming_hop_ms: PositiveFloat  # the report's streaming case: a 1 s window moved every hop
 
 
 ModelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
-class Params(Strict):
-    seed: Annotated[int, Field(ge=0)] = 42
-    data: Data
-    features: Features = Features()
-    sklearn: dict[ModelName, SklearnSpec]
-    keras: Keras = Keras()
-    formats: tuple[str, ...] = tuple(FORMATS)
-    quantization: dict[str, QuantizationOptions]
-    benchmark: Benchmark = Benchmark()
-    targets: dict[str, Target]
+def _unique(key: str, values) -> None:
+    repeated = sorted({v for v in values if list(values).count(v) > 1})
+    if repeated:
+        raise ValueError(f"{key} lists {repeated} more than once; give each entry once")
 
-    @field_validator("quantization")
+
+class Params(Strict):
+    seed: Annotated[int, Field(ge=0)]
+    data: Data
+    features: Features
+    sklearn: dict[ModelName, SklearnSpec]
+    keras: Keras
+    formats: tuple[str, ...]
+    quantization: dict[str, Strict]
+    benchmark: Benchmark
+    targets: dict[str, TargetSpec]
+
+    @field_validator("quantization", mode="before")
     @classmethod
-    def _known_levels(cls, v: dict[str, QuantizationOptions]) -> dict[str, QuantizationOptions]:
+    def _levels(cls, v: object) -> dict[str, Strict]:
+        """Each level validates its own options (pipeline/export/levels.py)."""
+        if not isinstance(v, dict) or not v:
+            raise ValueError(f"a mapping of at least one level is needed; allowed: {list(QUANTIZATION_LEVELS)}")
         unknown = [k for k in v if k not in QUANTIZATION_LEVELS]
         if unknown:
             raise ValueError(f"unknown quantization level(s) {unknown}; allowed: {list(QUANTIZATION_LEVELS)}")
-        if not v:
-            raise ValueError(f"at least one quantization level is needed; allowed: {list(QUANTIZATION_LEVELS)}")
-        return v
+        out = {}
+        for name, options in v.items():
+            try:
+                out[name] = QUANTIZATION_LEVELS[name].options.model_validate(options or {})
+            except ValidationError as err:
+                raise ValueError("; ".join(f"{'.'.join(map(str, (name, *e['loc'])))}: {_message(e)}"
+                                           for e in err.errors())) from None
+        return out
 
     @field_validator("formats")
     @classmethod
@@ -175,25 +159,24 @@ class Params(Strict):
 
     @field_validator("sklearn")
     @classmethod
-    def _not_keras(cls, v: dict) -> dict:
-        if "keras" in v or "keras_e2e" in v:
-            raise ValueError("'keras' names the Keras model; choose another name for a scikit-learn model")
+    def _not_reserved(cls, v: dict) -> dict:
+        taken = [n for n in v if n in RESERVED_MODEL_NAMES or n.endswith("_e2e")]
+        if taken:
+            raise ValueError(f"{taken}: {list(RESERVED_MODEL_NAMES)} and names ending in _e2e are the pipeline's "
+                             "own model names; choose another name for a scikit-learn model")
         return v
 
     @field_validator("targets")
     @classmethod
-    def _targets(cls, v: dict[str, Target]) -> dict[str, Target]:
+    def _targets(cls, v: dict) -> dict:
         if "host" not in v or v["host"].kind != "host":
             raise ValueError("targets must include 'host' with kind: host")
-        for name, t in v.items():
-            if t.kind == "qemu" and (t.cpu is None or t.clock_ghz is None or t.ipc is None):
-                raise ValueError(f"target '{name}' (kind: qemu) needs cpu, clock_ghz and ipc")
-            if t.kind == "qemu" and t.cpu not in QEMU_CPUS:
-                raise ValueError(f"target '{name}': cpu {t.cpu!r} is not supported; allowed: {list(QEMU_CPUS)}")
         return v
 
     @model_validator(mode="after")
-    def _nyquist(self) -> "Params":
+    def _consistent(self) -> "Params":
+        _unique("data.labels", self.data.labels)
+        _unique("formats", self.formats)
         if self.features.fmax > self.data.sample_rate / 2:
             raise ValueError(f"features.fmax={self.features.fmax} is above the Nyquist frequency "
                              f"{self.data.sample_rate / 2} of data.sample_rate={self.data.sample_rate}")
@@ -202,8 +185,18 @@ class Params(Strict):
         return self
 
 
-class ParamsError(ValueError):
+class ParamsError(UsageError):
     """params.yaml is missing, unreadable or invalid; the message says what to fix."""
+
+
+def _message(e: dict) -> str:
+    if e["type"] == "extra_forbidden":
+        return "unknown key (a typo?)"
+    if e["type"] == "missing":
+        return "missing: every key is required (values live in params.yaml only; see the shipped params.yaml)"
+    if e["type"] == "literal_error" and "expected" in e.get("ctx", {}):
+        return f"must be one of {e['ctx']['expected']}"
+    return e["msg"]
 
 
 def _describe(err: ValidationError, path: Path) -> str:
@@ -211,12 +204,8 @@ def _describe(err: ValidationError, path: Path) -> str:
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "(top level)"
         value = e.get("input")
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (a typo?)"
-        elif e["type"] == "literal_error" and "expected" in e.get("ctx", {}):
-            msg = f"must be one of {e['ctx']['expected']}"
-        shown = "" if isinstance(value, dict) else f" = {value!r}"
+        msg = _message(e)
+        shown = "" if isinstance(value, dict) or e["type"] == "missing" else f" = {value!r}"
         lines.append(f"  {key}{shown}: {msg}")
     return "\n".join(lines)
 

@@ -8,15 +8,16 @@ computes librosa MFCCs exactly as the pipeline defines them (16 kHz, 1.0 s, n_ff
   pooling, ~20-30k parameters, Adam, ~15 epochs; the weights of the best validation epoch are kept)
 * a linear reference: LogisticRegression on the per-coefficient mean and std of the MFCCs
 
-on a stratified 70/15/15 split, and prints the test accuracy of both per setting. The defaults in
-pipeline.audio.synth.Difficulty were chosen with it: a CNN test accuracy between 85% and 97%
-(aim ~91%) with 300 clips per class, so the classes are learnable yet quantization losses show.
+on a stratified 70/15/15 split, and prints the test accuracy of both per setting. The pipeline's
+setting (data.difficulty in params.yaml, the only place it lives) is chosen with it: a CNN test
+accuracy between 85% and 97% (aim ~91%) with 300 clips per class, so the classes are learnable
+yet quantization losses show.
 
     .venv/bin/python scripts/calibrate_synth.py                       # the default grid
     .venv/bin/python scripts/calibrate_synth.py --clips 300 --repeats 3 --setting 0.6:0:20:-24:0
-    .venv/bin/python scripts/calibrate_synth.py --setting default     # the current defaults
+    .venv/bin/python scripts/calibrate_synth.py --setting default     # data.difficulty of params.yaml
 
-A setting is overlap:snr_low:snr_high:gain_low:gain_high, or "default".
+A setting is overlap:snr_low:snr_high:gain_low:gain_high, or "default" (data.difficulty of params.yaml).
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from pipeline.audio.synth import CLASSES, DEFAULT_DIFFICULTY, Difficulty, clip_rng, synthesize_clip  # noqa: E402
+from pipeline.audio.synth import CLASSES, Difficulty, clip_rng, synthesize_clip  # noqa: E402
+from pipeline.params import load_params  # noqa: E402
 
 SAMPLE_RATE = 16000
 DURATION_S = 1.0
@@ -41,14 +44,20 @@ MFCC_KW = dict(n_fft=512, hop_length=320, n_mels=40, n_mfcc=20, fmin=20.0, fmax=
 DEFAULT_GRID = (
     "0.0:20:40:-24:0",     # easy: no overlap, little noise
     "0.5:0:20:-24:0",
-    "0.8:-5:15:-24:0",     # the chosen defaults
+    "0.8:-5:15:-24:0",     # the generator's former built-in default
     "1.0:-8:12:-24:0",     # hard
 )
 
 
+def params_difficulty() -> Difficulty:
+    """data.difficulty of params.yaml (validated like every stage does)."""
+    d = load_params(ROOT / "params.yaml").data.difficulty
+    return Difficulty(overlap=d.overlap, snr_db=tuple(d.snr_db), gain_db=tuple(d.gain_db))
+
+
 def parse_setting(text: str) -> Difficulty:
     if text == "default":
-        return DEFAULT_DIFFICULTY
+        return params_difficulty()
     try:
         o, s_lo, s_hi, g_lo, g_hi = (float(v) for v in text.split(":"))
     except ValueError:
@@ -158,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
     settings = [parse_setting(s) for s in (args.setting or DEFAULT_GRID)]
-    print(f"{args.clips} clips/class, {args.epochs} epochs, {args.repeats} repeat(s); default = {DEFAULT_DIFFICULTY}")
+    print(f"{args.clips} clips/class, {args.epochs} epochs, {args.repeats} repeat(s); "
+          f"default (params.yaml) = {params_difficulty()}")
     print(f"{'overlap':>7} {'snr_db':>13} {'gain_db':>13} | {'CNN acc':>8} {'linear acc':>10} | {'synth ms/clip':>13}")
     for d in settings:
         cnn, lin, ms = [], [], []

@@ -108,23 +108,11 @@ qemu_guest() {  # run the guest python (no plugin); cpu 'max' is fine for setup 
 
 changed=0
 
-CPUS=(cortex-a53 cortex-a72 cortex-a76)   # keep in sync with pipeline/targets/qemu.py
-
-fake_cpuinfo() {  # /proc/cpuinfo entry of one core of the given type: cpu [index]
-    local part variant rev features
-    case "$1" in
-        cortex-a53) part=0xd03 variant=0x0 rev=4
-                    features='fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid' ;;
-        cortex-a72) part=0xd08 variant=0x0 rev=3
-                    features='fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid' ;;
-        cortex-a76) part=0xd0b variant=0x4 rev=1
-                    features='fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp' ;;
-        *) die "no cpuinfo for $1" ;;
-    esac
-    printf 'processor\t: %s\nBogoMIPS\t: 100.00\nFeatures\t: %s\n' "${2:-0}" "$features"
-    printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: %s\n' "$variant"
-    printf 'CPU part\t: %s\nCPU revision\t: %s\n\n' "$part" "$rev"
-}
+# The boards' CPU facts live in pipeline/targets/boards.py (one table; stdlib only, so the system
+# python3 can read it before the venv exists).
+boards() { PYTHONPATH="$ROOT" "${BOARDS_PY:-python3}" -m pipeline.targets.boards "$@"; }
+read -r -a CPUS < <(boards cpus) || die "cannot read the board table (pipeline/targets/boards.py)"
+fake_cpuinfo() { boards cpuinfo "$1" "${2:-1}"; }   # /proc/cpuinfo of a board of N cores of this type
 
 # --------------------------------------------------------------- 2. sysroot
 if [ "$(cat "$SYSROOT_STAMP" 2>/dev/null | head -n1)" != "sysroot-format=$SYSROOT_FORMAT" ] \
@@ -185,16 +173,9 @@ fi
 # its int8 kernels by the MIDR of the core getcpu() reports): without them the counts depend on
 # the machine, and on which host core the process happened to run (0 or 1 here: 25 instructions
 # per call). pipeline/targets/qemu.py keeps the emulator on host CPUs 0-3, the board's cores.
-BOARD_CORES=4   # keep in sync with BOARD_CORES in pipeline/targets/qemu.py
+BOARD_CORES=$(boards cores)
 
-board_facts() {  # cpu -> "l1d l1i l2 l3 max_khz min_khz" (nominal: Raspberry Pi 3 / 4 / 5)
-    case "$1" in
-        cortex-a53) echo "32K 32K 512K - 1200000 600000" ;;
-        cortex-a72) echo "32K 48K 1024K - 1800000 600000" ;;
-        cortex-a76) echo "64K 64K 512K 2048K 2400000 1500000" ;;
-        *) die "no board facts for $1" ;;
-    esac
-}
+board_facts() { boards facts "$1"; }   # cpu -> "l1d l1i l2 l3 max_khz min_khz"
 
 write_cache() {  # dir level type size shared
     mkdir -p "$1"
@@ -210,7 +191,7 @@ make_view() {  # cpu view
     for entry in "$SYSROOT"/*; do
         case "$(basename "$entry")" in proc|sys) ;; *) ln -s "../../sysroot/$(basename "$entry")" "$view/" ;; esac
     done
-    for i in $(seq 0 "$last"); do fake_cpuinfo "$cpu" "$i"; done > "$view/proc/cpuinfo"
+    fake_cpuinfo "$cpu" "$BOARD_CORES" > "$view/proc/cpuinfo"
     for f in possible present online; do echo "0-$last" > "$view/sys/devices/system/cpu/$f"; done
     echo "$last" > "$view/sys/devices/system/cpu/kernel_max"
     echo "" > "$view/sys/devices/system/cpu/offline"

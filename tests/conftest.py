@@ -9,6 +9,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 PROFILES = ROOT / "tests" / "profiles"
+
+from pipeline.audio.mfcc import MfccConfig  # noqa: E402
+
+# The front end of the shipped params.yaml (`features`, `data.sample_rate`), spelt out for the unit tests
+# of the signal code: they check librosa parity at these values whatever a user sets in params.yaml.
+MFCC_16K = MfccConfig(sample_rate=16000, n_fft=512, hop_length=320, n_mels=40, n_mfcc=20, fmin=20.0, fmax=8000.0,
+                      top_db=80.0)
 # What a clean clone holds: the tracked sources, never the workspace's outputs.
 COPIED = ["pipeline", "scripts", "native", "data/own_audio", "dvc.yaml", "params.yaml", "gates.yaml", "pyproject.toml", ".dvc/config",
           ".dvcignore", ".gitignore"]

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.audio.mfcc import MfccConfig, mfcc_reference
+from conftest import MFCC_16K
+from pipeline.audio.mfcc import mfcc_reference
 
-CFG = MfccConfig()
+CFG = MFCC_16K
 N_SAMPLES = CFG.sample_rate  # 1 s
 N_CLIPS = 60
 N_CLASSES = 5

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from pipeline.export.common import NotApplicable, Source
-from pipeline.export.registry import convert
 from pipeline.models import sklearn_models as skm
-from pipeline.params import MLPSpec, LogisticRegressionSpec, RandomForestSpec
+from pipeline.models.families import convert
+from pipeline.models.sklearn_models import LogisticRegressionSpec, MLPSpec, RandomForestSpec
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def run_onnx(built, X, reference=False):
 
 def test_mlp_onnx_levels_agree_with_source(data):
     X, _ = data
-    src, model = source(MLPSpec(type="mlp", hidden_layer_sizes=(128,), max_iter=200), data)
+    src, model = source(MLPSpec(type="mlp", hidden_layer_sizes=(128,), alpha=1e-4, max_iter=200), data)
     ref = model.predict(skm.flatten(X))
     sizes = {}
     for level in ("fp32", "dynamic_int8", "int8"):
@@ -57,7 +57,7 @@ def test_mlp_onnx_levels_agree_with_source(data):
 
 
 @pytest.mark.parametrize("spec,op", [
-    (LogisticRegressionSpec(type="logistic_regression"), "LinearClassifier"),
+    (LogisticRegressionSpec(type="logistic_regression", C=1.0, max_iter=2000), "LinearClassifier"),
     (RandomForestSpec(type="random_forest", n_estimators=3, max_depth=3), "TreeEnsembleClassifier"),
 ])
 def test_ml_operator_graphs_are_not_quantized(spec, op, data):
@@ -69,7 +69,7 @@ def test_ml_operator_graphs_are_not_quantized(spec, op, data):
 
 
 def test_sklearn_has_no_tflite(data):
-    src, _ = source(LogisticRegressionSpec(type="logistic_regression"), data)
+    src, _ = source(LogisticRegressionSpec(type="logistic_regression", C=1.0, max_iter=2000), data)
     with pytest.raises(NotApplicable, match="no TFLite converter"):
         convert(src, "tflite", "fp32")
 

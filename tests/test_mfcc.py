@@ -6,12 +6,15 @@ TensorFlow is imported once (module-scoped fixture); the whole file runs in ~20 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from pipeline.audio.mfcc import MfccConfig, dct_matrix, mel_matrix, mfcc_batch, mfcc_reference
+from conftest import MFCC_16K
+from pipeline.audio.mfcc import dct_matrix, mel_matrix, mfcc_batch, mfcc_reference
 
-CFG = MfccConfig()
+CFG = MFCC_16K
 SR = CFG.sample_rate
 N = SR  # 1 s clips
 
@@ -56,13 +59,13 @@ def _max_abs_per_clip(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 def test_config_shapes_and_validation():
     assert CFG.n_frames(N) == 51
     assert mfcc_reference(X[0], CFG).shape == (20, 51) == CFG.output_shape(N)
-    assert MfccConfig(n_fft=400, hop_length=160).n_frames(N) == 1 + N // 160
+    assert replace(CFG, n_fft=400, hop_length=160).n_frames(N) == 1 + N // 160
     with pytest.raises(ValueError, match="n_mfcc"):
-        MfccConfig(n_mfcc=50, n_mels=40)
+        replace(CFG, n_mfcc=50, n_mels=40)
     with pytest.raises(ValueError, match="fmax"):
-        MfccConfig(fmax=9000.0)
+        replace(CFG, fmax=9000.0)
     with pytest.raises(ValueError, match="hop_length"):
-        MfccConfig(hop_length=0)
+        replace(CFG, hop_length=0)
 
 
 def test_constants_are_librosa_and_scipy():

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
+
 import pytest
 
-from pipeline.report import markdown, tables
+from pipeline.errors import PipelineError
+from pipeline.report import html, markdown, model, tables
+
+A53 = {"cpu": "cortex-a53", "ipc": 1.0, "clock_ghz": 1.2}
 
 
 def host_bench(acc, agree, p50, preds):
@@ -17,8 +23,7 @@ def arm_bench(instr, preds):
             "estimated_device_latency_us": instr / 1200.0, "record": {"latency_p50_us": 900.0, "predictions": preds}}
 
 
-@pytest.fixture
-def metrics():
+def sample_metrics():
     indexes = {
         "fp32": {"m.onnx.fp32": {"status": "ok", "size_bytes": 1000},
                  "rf.onnx.fp32": {"status": "ok", "size_bytes": 50}},
@@ -33,6 +38,11 @@ def metrics():
                 "int8": {"m.onnx.int8": arm_bench(30000, [0, 1, 2, 1])}},
     }
     return tables.build_metrics(indexes, bench, ["a53"])
+
+
+@pytest.fixture
+def metrics():
+    return sample_metrics()
 
 
 def test_metrics_shape(metrics):
@@ -53,9 +63,8 @@ def test_ratios_against_fp32_of_same_model(metrics):
     assert rows["m.onnx.int8"]["accuracy_change_vs_fp32"] == pytest.approx(-0.05)
     arm = {r["variant"]: r for r in tables.target_rows(metrics, "a53")}
     assert arm["m.onnx.int8"]["instructions_vs_fp32"] == 0.25
-    md = markdown.render(tables.host_rows(metrics), {"a53": ({"cpu": "cortex-a53", "ipc": 1.0, "clock_ghz": 1.2},
-                                                            tables.target_rows(metrics, "a53"))},
-                         tables.not_applicable_rows(metrics), 1)
+    md = markdown.render(model.build(tables.host_rows(metrics), {"a53": (A53, tables.target_rows(metrics, "a53"))},
+                                     tables.not_applicable_rows(metrics), 1))
     assert "| m.onnx.int8 | 0.2 | 0.25× | 85.0% | -5.0 pts | 95.0% | 50.0 | 2.00× |" in md
     assert "estimate" in md and "not** device time" in md
     assert "m.onnx.int8 (1 clips)" in md
@@ -64,22 +73,27 @@ def test_ratios_against_fp32_of_same_model(metrics):
 def test_missing_benchmark_is_an_error():
     with pytest.raises(tables.StaleResults, match="m.onnx.fp32"):
         tables.build_metrics({"fp32": {"m.onnx.fp32": {"status": "ok", "size_bytes": 1}}}, {"host": {}}, [])
+    assert issubclass(tables.StaleResults, PipelineError)  # `python -m pipeline` reports it as a message
 
 
-def test_host_kernels_that_change_answers_are_named():
+def kernel_metrics():
     indexes = {"int8": {"m.onnx.int8": {"status": "ok", "size_bytes": 250},
                         "k.tflite.int8": {"status": "ok", "size_bytes": 200}}}
     saturated = {**host_bench(0.44, 0.45, 50.0, [0, 0, 0, 0]),
                  "reference_kernel_agreement": 0.45, "reference_kernel_accuracy": 0.97}
     fine = {**host_bench(0.9, 0.99, 40.0, [0, 1, 2, 1]),
             "reference_kernel_agreement": 1.0, "reference_kernel_accuracy": 0.9}
-    metrics = tables.build_metrics(indexes, {"host": {"int8": {"m.onnx.int8": saturated, "k.tflite.int8": fine}}}, [])
+    return tables.build_metrics(indexes, {"host": {"int8": {"m.onnx.int8": saturated, "k.tflite.int8": fine}}}, [])
+
+
+def test_host_kernels_that_change_answers_are_named():
+    metrics = kernel_metrics()
     assert metrics["m.onnx.int8"]["host"]["reference_kernel_accuracy"] == 0.97
     host = tables.host_rows(metrics)
     assert [r["variant"] for r in tables.kernel_deviation_rows(host)] == ["m.onnx.int8"]
-    md = markdown.render(host, {}, [], 1, kernels=tables.kernel_deviation_rows(host))
+    md = markdown.render(model.build(host, {}, [], 1, kernels=tables.kernel_deviation_rows(host)))
     assert "| m.onnx.int8 | 44.0% | 97.0% | 45.0% |" in md and "VNNI" in md
-    assert "kernels that change" not in markdown.render(host, {}, [], 1)
+    assert "kernels that change" not in markdown.render(model.build(host, {}, [], 1))
 
 
 def e2e_metrics(e2e_p50: float):
@@ -107,4 +121,105 @@ def test_e2e_split_is_the_difference_from_the_feature_input_twin():
 def test_e2e_split_within_noise_is_not_shown_as_a_cost(e2e_p50):
     [host] = tables.e2e_rows(e2e_metrics(e2e_p50), "host", clip_seconds=1.0, hop_ms=20.0)
     assert host["features_us"] is None and host["features_share"] is None
-    assert "| – |" in markdown.table([host], markdown.E2E_COLUMNS)
+    assert "| – |" in markdown.table(model.Table((host,), model.E2E_COLUMNS))
+
+
+# --------------------------------------------------------------------------- one model, two renderers
+
+HISTORY = [{"epoch": str(e), "accuracy": f"{0.5 + 0.1 * e:.2f}", "val_accuracy": f"{0.45 + 0.1 * e:.2f}"}
+           for e in range(4)]
+MISMATCH_LINE = "Outputs differing from the host: m.onnx.int8 (1 clips)"
+
+
+@pytest.fixture(scope="module")
+def full_report() -> model.Report:
+    """Every kind of section: host, kernels, e2e, an emulated target with a host mismatch, one that
+    was skipped, not applicable (with a `|` in a reason), training."""
+    metrics = sample_metrics()
+    e2e = e2e_metrics(400.0)
+    kernel_host = tables.host_rows(kernel_metrics())
+    skipped = [{"variant": "m.onnx.fp32", "status": "skipped", "reason": "qemu-aarch64 is not installed"}]
+    targets = {"a53": (A53, tables.target_rows(metrics, "a53")),
+               "a72": ({"cpu": "cortex`a72", "ipc": 1.5, "clock_ghz": 1.8}, skipped)}
+    na = [*tables.not_applicable_rows(metrics), {"variant": "x.tflite.int8", "reason": "no | kernel"}]
+    return model.build(tables.host_rows(metrics), targets, na, 1,
+                       e2e={"host": tables.e2e_rows(e2e, "host", 1.0, 20.0),
+                            "a53": tables.e2e_rows(e2e, "a53", 1.0, 20.0)},
+                       kernels=tables.kernel_deviation_rows(kernel_host), history=HISTORY)
+
+
+@pytest.fixture(scope="module")
+def full_html(full_report) -> str:
+    return html.render(full_report)
+
+
+def md_titles(md: str) -> list[str]:
+    """Headings of the Markdown, without the badge the renderer appends in brackets."""
+    return [re.sub(r" \((emulated)\)$", "", m) for m in re.findall(r"^#+ (.+)$", md, flags=re.M)]
+
+
+def html_titles(page: str) -> list[str]:
+    return [re.sub(r" <span class=label>.*?</span>", "", m) for m in re.findall(r"<h[1-6]>(.*?)</h[1-6]>", page)]
+
+
+def test_markdown_and_html_have_the_same_sections_in_the_same_order(full_report, full_html):
+    md = markdown.render(full_report)
+    titles = [s.title for s in full_report.sections]
+    assert titles[0] == "Deployment report" and titles[-1] == "Training"
+    assert {"Host", "Host kernels that change the answers", "Host: end-to-end cost split", "a53",
+            "a53: end-to-end cost split", "a72", "Not applicable"} <= set(titles)
+    assert md_titles(md) == titles
+    assert html_titles(full_html) == titles
+    for page in (md, full_html):
+        assert page.count(MISMATCH_LINE) == 1
+        assert page.count("Skipped: qemu-aarch64 is not installed") == 1
+        assert "No variant ran on this target." in page
+
+
+def test_markdown_tables_and_code_spans_are_well_formed(full_report):
+    md = markdown.render(full_report)
+    lines = md.split("\n")
+    assert md.endswith("\n") and not md.endswith("\n\n")
+    for i, line in enumerate(lines):
+        if line.startswith("|") and not lines[i - 1].startswith("|"):  # a table's header row
+            assert lines[i - 1] == "", f"no blank line before the table at line {i}"
+            rows = []
+            for row in lines[i:]:
+                if not row.startswith("|"):
+                    assert row == "", f"no blank line after the table at line {i}"
+                    break
+                rows.append(row)
+            cells = {len(re.split(r"(?<!\\)\|", row)) for row in rows}
+            assert len(cells) == 1, f"rows of the table at line {i} differ in cell count: {rows}"
+    assert "| x.tflite.int8 | no \\| kernel |" in md
+    assert "``-cpu cortex`a72``" in md  # a backtick in the text: a longer fence, still one span
+    assert "**estimate**" in md and "**not** device time" in md
+
+
+class _Balance(HTMLParser):
+    VOID = {"meta", "br", "img", "hr", "link", "input"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+        else:
+            self.stack.pop()
+
+
+def test_html_is_balanced_self_contained_and_deterministic(full_report, full_html):
+    parser = _Balance()
+    parser.feed(full_html)
+    assert parser.errors == [] and parser.stack == []
+    assert "<script" not in full_html and "http://" not in full_html.split("<svg")[0]
+    assert full_html.count("<svg") == 6  # size vs accuracy, host latency, 2 streaming loads, a53, training
+    assert "<code>-cpu cortex`a72</code>" in full_html and "no | kernel" in full_html
+    assert html.render(full_report) == full_html

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.errors import DataError
+
 SPLITS = ("train", "val", "test")
 MANIFEST_FIELDS = ["path", "label", "split"]
 
@@ -30,7 +32,7 @@ def assign_splits(labels: list[str], seed: int, val: float, test: float) -> list
         n_test = max(1, round(test * len(idx)))
         n_val = max(1, round(val * len(idx)))
         if n_test + n_val >= len(idx):
-            raise ValueError(f"label '{label}' has {len(idx)} clips: too few for a train/val/test split "
+            raise DatasetError(f"label '{label}' has {len(idx)} clips: too few for a train/val/test split "
                              f"(val={val}, test={test}); give it at least {n_test + n_val + 1}")
         for rank, j in enumerate(order):
             out[idx[j]] = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
@@ -46,7 +48,7 @@ def fit_length(clip: np.ndarray, n_samples: int) -> np.ndarray:
     return np.pad(clip, (pad // 2, pad - pad // 2))
 
 
-class DatasetError(ValueError):
+class DatasetError(DataError):
     """A user folder of WAV files cannot be used; the message lists every bad file."""
 
 

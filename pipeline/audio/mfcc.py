@@ -33,16 +33,16 @@ AMIN = 1e-10  # power floor before log10 (librosa.power_to_db's amin)
 
 @dataclass(frozen=True)
 class MfccConfig:
-    """All parameters of the MFCC front end. Defaults give (20, 51) for a 1 s clip at 16 kHz."""
+    """All parameters of the MFCC front end (their values live in params.yaml: `features`, `data.sample_rate`)."""
 
-    sample_rate: int = 16000
-    n_fft: int = 512
-    hop_length: int = 320
-    n_mels: int = 40
-    n_mfcc: int = 20
-    fmin: float = 20.0
-    fmax: float = 8000.0
-    top_db: float = 80.0
+    sample_rate: int
+    n_fft: int
+    hop_length: int
+    n_mels: int
+    n_mfcc: int
+    fmin: float
+    fmax: float
+    top_db: float
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "n_fft", "hop_length", "n_mels", "n_mfcc"):
@@ -60,9 +60,9 @@ class MfccConfig:
             raise ValueError(f"MfccConfig.top_db must be > 0, got {self.top_db!r}")
 
     @classmethod
-    def from_params(cls, features: Any, sample_rate: int) -> "MfccConfig":
-        """Build from the `features` section of params (any object with the attributes) and the
-        data sample rate (params keep it under `data`)."""
+    def from_params(cls, p: Any) -> "MfccConfig":
+        """From validated params: the `features` section and `data.sample_rate`."""
+        features, sample_rate = p.features, p.data.sample_rate
         return cls(sample_rate=int(sample_rate), n_fft=int(features.n_fft),
                    hop_length=int(features.hop_length), n_mels=int(features.n_mels),
                    n_mfcc=int(features.n_mfcc), fmin=float(features.fmin),

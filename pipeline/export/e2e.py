@@ -45,7 +45,7 @@ from pipeline.audio.mfcc import MfccConfig
 from pipeline.bench.runtimes import FEATURE_OUTPUT
 from pipeline.export.common import NotApplicable
 from pipeline.export.levels import QUANTIZATION_LEVELS
-from pipeline.export.tflite import TFLITE_LEVELS
+from pipeline.export.tflite import TFLITE_LEVELS, from_saved_model
 
 
 INPUT_NAME = "waveform"
@@ -96,8 +96,6 @@ def classifier_tflite(keras_model: Any, level: str, calibration_mfcc: np.ndarray
     """The feature-input classifier at `level`, converted as `pipeline.export.tflite` does
     (SavedModel with the fixed (1, n_mfcc, frames) "mfcc" signature, then TFLITE_LEVELS[level]).
     calibration_mfcc: (n, n_mfcc, frames) float32, needed by int8 and int16x8 only."""
-    import tensorflow as tf
-
     from pipeline.models.keras_models import export_saved_model
 
     if level not in TFLITE_LEVELS:
@@ -108,9 +106,7 @@ def classifier_tflite(keras_model: Any, level: str, calibration_mfcc: np.ndarray
         if saved_model_dir is None:
             saved_model_dir = Path(tmp) / "saved_model"
             export_saved_model(keras_model, str(saved_model_dir))
-        conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
-        TFLITE_LEVELS[level](conv, tf, calibration_mfcc)
-        return bytes(conv.convert())
+        return from_saved_model(saved_model_dir, level, calibration_mfcc)
 
 
 def e2e_tflite(keras_model: Any, cfg: MfccConfig, n_samples: int, level: str,

@@ -53,12 +53,17 @@ TFLITE_LEVELS = {
 }
 
 
-def convert_tflite(source: Source, level: str) -> bytes:
+def from_saved_model(saved_model_dir, level: str, calibration: np.ndarray | None) -> bytes:
+    """A SavedModel converted at one level (calibration: representative inputs, int8 and int16x8 only)."""
     import tensorflow as tf
 
-    conv = tf.lite.TFLiteConverter.from_saved_model(str(source.saved_model_dir))
-    TFLITE_LEVELS[level](conv, tf, source.calibration)
-    return conv.convert()
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
+    TFLITE_LEVELS[level](conv, tf, calibration)
+    return bytes(conv.convert())
+
+
+def convert_tflite(source: Source, level: str) -> bytes:
+    return from_saved_model(source.saved_model_dir, level, source.calibration)
 
 
 def io_spec(model_bytes: bytes) -> tuple[dict, dict]:

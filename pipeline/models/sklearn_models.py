@@ -9,27 +9,89 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from dataclasses import dataclass
+from typing import Annotated, Callable, Literal
 
 import numpy as np
+from pydantic import Field
 
 from pipeline.io import zip_bytes
+from pipeline.schema import PositiveFloat, PositiveInt, Strict
 
-# skops refuses to load any type not named here: the explicit allow-list for our own files.
-TRUSTED_TYPES = [
+# skops refuses to load any type it does not trust by default and that is not named here: the
+# explicit allow-list for our own files, shared by every estimator type (each adds its own below).
+COMMON_TRUSTED_TYPES = (
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.ensemble._forest.RandomForestClassifier",
-    "sklearn.tree._classes.DecisionTreeClassifier",
-    "sklearn.tree._tree.Tree",
-    "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
-    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "numpy.random._mt19937.MT19937",
     "numpy.random.mtrand.RandomState",
     "builtins.slice",
     "numpy.dtype",
     "numpy.ndarray",
-]
+)
+
+
+class LogisticRegressionSpec(Strict):
+    type: Literal["logistic_regression"]
+    C: PositiveFloat
+    max_iter: PositiveInt
+
+
+class RandomForestSpec(Strict):
+    type: Literal["random_forest"]
+    n_estimators: PositiveInt
+    max_depth: PositiveInt | None  # null: grow until the leaves are pure
+
+
+class MLPSpec(Strict):
+    type: Literal["mlp"]
+    hidden_layer_sizes: tuple[PositiveInt, ...]
+    alpha: Annotated[float, Field(ge=0)]
+    max_iter: PositiveInt
+
+
+def _logistic_regression(s: LogisticRegressionSpec, seed: int):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=s.C, max_iter=s.max_iter, random_state=seed)
+
+
+def _random_forest(s: RandomForestSpec, seed: int):
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=s.n_estimators, max_depth=s.max_depth, random_state=seed, n_jobs=1)
+
+
+def _mlp(s: MLPSpec, seed: int):
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(hidden_layer_sizes=tuple(s.hidden_layer_sizes), alpha=s.alpha, max_iter=s.max_iter,
+                         random_state=seed, early_stopping=True)
+
+
+@dataclass(frozen=True)
+class EstimatorType:
+    """One scikit-learn model type: its params schema (`sklearn.<name>: {type: <name>, ...}`), how to
+    build the estimator from it, and the types its skops file holds beyond the common ones."""
+
+    name: str
+    spec: type[Strict]
+    build: Callable[[Strict, int], object]  # (spec, seed) -> unfitted estimator
+    trusted_types: tuple[str, ...]
+
+
+ESTIMATOR_TYPES: dict[str, EstimatorType] = {t.name: t for t in (
+    EstimatorType("logistic_regression", LogisticRegressionSpec, _logistic_regression,
+                  ("sklearn.linear_model._logistic.LogisticRegression",)),
+    EstimatorType("random_forest", RandomForestSpec, _random_forest,
+                  ("sklearn.ensemble._forest.RandomForestClassifier", "sklearn.tree._classes.DecisionTreeClassifier",
+                   "sklearn.tree._tree.Tree")),
+    EstimatorType("mlp", MLPSpec, _mlp,
+                  ("sklearn.neural_network._multilayer_perceptron.MLPClassifier",
+                   "sklearn.neural_network._stochastic_optimizers.AdamOptimizer")),
+)}
+
+TRUSTED_TYPES = [*COMMON_TRUSTED_TYPES, *(t for e in ESTIMATOR_TYPES.values() for t in e.trusted_types)]
 
 
 def flatten(X: np.ndarray) -> np.ndarray:
@@ -38,20 +100,10 @@ def flatten(X: np.ndarray) -> np.ndarray:
 
 
 def build_classifier(spec, seed: int):
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    builders = {
-        "logistic_regression": lambda s: LogisticRegression(C=s.C, max_iter=s.max_iter, random_state=seed),
-        "random_forest": lambda s: RandomForestClassifier(n_estimators=s.n_estimators, max_depth=s.max_depth,
-                                                          random_state=seed, n_jobs=1),
-        "mlp": lambda s: MLPClassifier(hidden_layer_sizes=tuple(s.hidden_layer_sizes), alpha=s.alpha,
-                                       max_iter=s.max_iter, random_state=seed, early_stopping=True),
-    }
-    return Pipeline([("scaler", StandardScaler()), ("clf", builders[spec.type](spec))])
+    return Pipeline([("scaler", StandardScaler()), ("clf", ESTIMATOR_TYPES[spec.type].build(spec, seed))])
 
 
 def fit_classifier(spec, seed: int, X: np.ndarray, y: np.ndarray):

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from pipeline.errors import PipelineError
 from pipeline.variants import REFERENCE_LEVEL, feature_input_twin, is_e2e, split_variant_id, variant_id
 
 HOST_FIELDS = ("latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_mean_us", "latency_std_us",
@@ -19,7 +20,7 @@ KERNEL_FIELDS = ("reference_kernel_agreement", "reference_kernel_accuracy")
 KERNEL_AGREEMENT_FLOOR = 0.99  # below this, the report names the variant: the host's kernels change its answers
 
 
-class StaleResults(ValueError):
+class StaleResults(PipelineError):
     """A variant was built but its benchmark result is missing: run the benchmark stage."""
 
 

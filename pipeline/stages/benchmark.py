@@ -13,53 +13,48 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import catalog as cat
 from pipeline import io as pio
+from pipeline.bench.runtimes import FEATURE_OUTPUT
+from pipeline.errors import UsageError
 from pipeline.export.formats import FORMATS
 from pipeline.log import info
 from pipeline.models.evaluate import accuracy, agreement
+from pipeline.models.families import family_of
 from pipeline.params import Params
-from pipeline.stages.convert import INDEX, VARIANTS_DIR, source_dir
-from pipeline.bench.runtimes import FEATURE_OUTPUT
-from pipeline.stages.features import AUDIO_SPLITS, FEATURES
 from pipeline.targets.qemu import TargetUnavailable
-from pipeline.targets.registry import TARGET_KINDS, is_emulated
-from pipeline.variants import is_e2e
-
-BENCH_DIR = Path("reports/bench")
-
-
-def bench_path(target: str, level: str) -> Path:
-    return BENCH_DIR / target / f"{level}.json"
+from pipeline.targets.registry import TARGET_KINDS, is_emulated, is_required
 
 
 @lru_cache(maxsize=None)  # several variants of one model per stage
 def reference_predictions(model: str) -> np.ndarray:
     """The unconverted source's test predictions; for keras_e2e: librosa features + the Keras model."""
-    return pio.read_npz(source_dir(model) / "reference.npz")["pred_test"]
+    return pio.read_npz(family_of(model).source_dir(model) / "reference.npz")["pred_test"]
 
 
 def write_inputs(workdir: Path) -> dict[str, Path]:
     """The test split as each kind of model takes it: MFCC matrices, or raw clips for end-to-end models."""
-    d = pio.read_npz(FEATURES)
+    d = pio.read_npz(cat.FEATURES.path())
     paths = {"features": workdir / "X_test.npy", "audio": workdir / "audio_test.npy"}
     np.save(paths["features"], d["X_test"])
-    np.save(paths["audio"], pio.read_npz(AUDIO_SPLITS)["test"])
+    np.save(paths["audio"], pio.read_npz(cat.AUDIO_SPLITS.path())["test"])
     return paths
 
 
 def harness_spec(p: Params, level: str, inputs: dict[str, Path], host: bool) -> dict:
     """The harness jobs of one level. On the host every job also runs the whole test split on the
     runtime's reference kernels, and end-to-end jobs return their in-graph MFCCs for parity."""
-    index = pio.read_json(VARIANTS_DIR / level / INDEX)
+    folder = cat.level_dir(level)
+    index = pio.read_json(folder / cat.INDEX)
     jobs = []
     for vid, entry in sorted(index.items()):
         if entry["status"] != "ok":
             continue
-        meta = pio.read_json(VARIANTS_DIR / level / entry["sidecar"])
-        e2e = is_e2e(meta["model"])
+        meta = pio.read_json(folder / entry["sidecar"])
+        e2e = family_of(meta["model"]).raw_audio
         job = {"id": vid, "runtime": FORMATS[meta["format"]].runtime,
                "inputs": str(inputs["audio" if e2e else "features"].resolve()),
-               "artefact": str((VARIANTS_DIR / level / entry["file"]).resolve()), "input": meta["input"],
+               "artefact": str((folder / entry["file"]).resolve()), "input": meta["input"],
                "model": meta["model"], "size_bytes": meta["size_bytes"], "reference_kernels": host}
         if e2e and host:  # the in-graph MFCCs against the training features, every test clip
             job["parity"] = {"output": FEATURE_OUTPUT, "reference": str(inputs["features"].resolve())}
@@ -92,17 +87,17 @@ def emulated_entry(job: dict, record: dict, target) -> dict:
 
 def run(p: Params, target_name: str, level: str) -> None:
     if target_name not in p.targets:
-        raise ValueError(f"target '{target_name}' is not in params.yaml targets: {list(p.targets)}")
+        raise UsageError(f"target '{target_name}' is not in params.yaml targets: {list(p.targets)}")
     target = p.targets[target_name]
-    d = pio.read_npz(FEATURES)
-    out_path = bench_path(target_name, level)
+    d = pio.read_npz(cat.FEATURES.path())
+    out_path = cat.bench_path(target_name, level)
     with tempfile.TemporaryDirectory() as tmp:
         spec = harness_spec(p, level, write_inputs(Path(tmp)), host=not is_emulated(target))
         info(f"benchmark@{target_name}-{level}: {len(spec['jobs'])} variants")
         try:
-            records = TARGET_KINDS[target.kind](target, spec, Path(tmp))
-        except Exception as err:
-            if isinstance(err, TargetUnavailable) and not target.required:
+            records = TARGET_KINDS[target.kind].run(target, spec, Path(tmp))
+        except TargetUnavailable as err:
+            if not is_required(target):
                 info(f"benchmark@{target_name}-{level}: skipped: {err}")
                 pio.write_json(out_path, {j["id"]: {"status": "skipped", "reason": str(err)} for j in spec["jobs"]})
                 return

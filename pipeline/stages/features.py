@@ -11,25 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.audio.dataset import SPLITS
 from pipeline.audio.mfcc import MfccConfig, mfcc_batch
+from pipeline.errors import DataError
 from pipeline.log import info
 from pipeline.params import Params
-from pipeline.stages.synthesize import AUDIO_DIR, MANIFEST
 
-FEATURES = Path("data/features.npz")
-AUDIO_SPLITS = Path("data/audio_splits.npz")
 RAW_SPLITS = ("train", "test")  # calibration of end-to-end models; their benchmark inputs
 
 
-def mfcc_config(p: Params) -> MfccConfig:
-    f = p.features
-    return MfccConfig(sample_rate=p.data.sample_rate, n_fft=f.n_fft, hop_length=f.hop_length, n_mels=f.n_mels,
-                      n_mfcc=f.n_mfcc, fmin=f.fmin, fmax=f.fmax, top_db=f.top_db)
-
-
-def read_split_audio(manifest: list[dict[str, str]], split: str, audio_dir: Path = AUDIO_DIR) -> np.ndarray:
+def read_split_audio(manifest: list[dict[str, str]], split: str, audio_dir: Path) -> np.ndarray:
     import soundfile as sf
 
     rows = [r for r in manifest if r["split"] == split]
@@ -41,19 +34,19 @@ def split_labels(manifest: list[dict[str, str]], split: str, labels: tuple[str, 
 
 
 def run(p: Params) -> None:
-    manifest = pio.read_csv(MANIFEST)
+    manifest = pio.read_csv(cat.MANIFEST.path())
     unknown = sorted({r["label"] for r in manifest} - set(p.data.labels))
     if unknown:
-        raise ValueError(f"{MANIFEST}: labels {unknown} are not in data.labels={list(p.data.labels)}")
-    cfg = mfcc_config(p)
+        raise DataError(f"{cat.MANIFEST.template}: labels {unknown} are not in data.labels={list(p.data.labels)}")
+    cfg = MfccConfig.from_params(p)
     arrays: dict[str, np.ndarray] = {"labels": np.array(p.data.labels)}
     raw: dict[str, np.ndarray] = {}
     for split in SPLITS:
-        audio = read_split_audio(manifest, split)
+        audio = read_split_audio(manifest, split, cat.AUDIO.path())
         if split in RAW_SPLITS:
             raw[split] = audio
         arrays[f"X_{split}"] = mfcc_batch(audio, cfg, workers=None)  # every core: same numbers as one
         arrays[f"y_{split}"] = split_labels(manifest, split, p.data.labels)
         info(f"features: {split}: {arrays[f'X_{split}'].shape}")
-    pio.write_npz(FEATURES, arrays)
-    pio.write_npz(AUDIO_SPLITS, raw, compress=False)
+    pio.write_npz(cat.FEATURES.path(), arrays)
+    pio.write_npz(cat.AUDIO_SPLITS.path(), raw, compress=False)

@@ -7,14 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.audio.dataset import MANIFEST_FIELDS, assign_splits, read_clips, scan_folder
 from pipeline.log import info, progress
 from pipeline.params import Params
-
-AUDIO_DIR = Path("data/audio")
-MANIFEST = Path("data/manifest.csv")
-
 
 def wav_bytes(clip: np.ndarray, sample_rate: int) -> bytes:
     """Mono 32-bit float WAV: keeps the samples exact. Written by hand because libsndfile adds a
@@ -59,8 +56,8 @@ def run(p: Params) -> None:
     names, labels, clips = (synthetic_clips if p.data.source == "synthetic" else folder_clips)(p)
     splits = assign_splits(labels, p.seed, p.data.split.val, p.data.split.test)
     files = {name: wav_bytes(clip, p.data.sample_rate) for name, clip in zip(names, clips)}
-    pio.replace_dir(AUDIO_DIR, files)
+    pio.replace_dir(cat.AUDIO.path(), files)
     rows = [dict(path=n, label=lab, split=s) for n, lab, s in zip(names, labels, splits)]
-    pio.write_csv(MANIFEST, rows, MANIFEST_FIELDS)
+    pio.write_csv(cat.MANIFEST.path(), rows, MANIFEST_FIELDS)
     counts = {s: splits.count(s) for s in ("train", "val", "test")}
     info(f"synthesize: {len(rows)} clips, {counts}")

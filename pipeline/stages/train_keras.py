@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.log import info
 from pipeline.models import keras_models as km
 from pipeline.models.evaluate import accuracy
 from pipeline.params import Params
-from pipeline.stages.features import FEATURES
-
-KERAS_DIR = Path("models/keras")
-HISTORY = Path("reports/plots/keras_history.csv")
 
 
 def run(p: Params) -> None:
-    d = pio.read_npz(FEATURES)
+    d = pio.read_npz(cat.FEATURES.path())
     km.configure_determinism(p.seed)
     k = p.keras
     model = km.build_dscnn(d["X_train"].shape[1:], len(d["labels"]), k.filters, k.blocks, k.dropout, d["X_train"])
@@ -32,12 +27,12 @@ def run(p: Params) -> None:
     summary = {"name": "keras", "type": "dscnn", "parameters": km.count_params(model),
                "val_accuracy": max(history["val_accuracy"]),  # the kept (best validation) epoch
                "test_accuracy": accuracy(probs.argmax(1), d["y_test"])}
-    pio.replace_dir(KERAS_DIR, {
+    pio.replace_dir(cat.KERAS_MODEL.path(), {
         "architecture.json": km.architecture_json(model).encode(),
         "weights.npz": pio.npz_bytes(km.weights_arrays(model)),
         "reference.npz": pio.npz_bytes({"probs_test": probs, "pred_test": probs.argmax(1)}),
         "summary.json": pio.to_json(summary).encode(),
     })
     rows = [{"epoch": i + 1, **{k_: round(v[i], 6) for k_, v in history.items()}} for i in range(k.epochs)]
-    pio.write_csv(HISTORY, rows, ["epoch", *history])
+    pio.write_csv(cat.KERAS_HISTORY.path(), rows, ["epoch", *history])
     info(f"train_keras: test accuracy {summary['test_accuracy']:.3f}")

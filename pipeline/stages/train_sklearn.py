@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from pipeline import catalog as cat
 from pipeline import io as pio
+from pipeline.errors import UsageError
 from pipeline.log import info
 from pipeline.models import sklearn_models as skm
 from pipeline.models.evaluate import accuracy
 from pipeline.params import Params
-from pipeline.stages.features import FEATURES
-
-SKLEARN_DIR = Path("models/sklearn")
 
 
 def run(p: Params, name: str) -> None:
     if name not in p.sklearn:
-        raise ValueError(f"no scikit-learn model '{name}' in params.yaml sklearn: {list(p.sklearn)}")
+        raise UsageError(f"no scikit-learn model '{name}' in params.yaml sklearn: {list(p.sklearn)}")
     spec = p.sklearn[name]
-    d = pio.read_npz(FEATURES)
+    d = pio.read_npz(cat.FEATURES.path())
     info(f"train_sklearn@{name}: fitting {spec.type} on {d['X_train'].shape}")
     model = skm.fit_classifier(spec, p.seed, d["X_train"], d["y_train"])
     probs = model.predict_proba(skm.flatten(d["X_test"])).astype("float32")
@@ -27,8 +24,7 @@ def run(p: Params, name: str) -> None:
         "val_accuracy": accuracy(model.predict(skm.flatten(d["X_val"])), d["y_val"]),
         "test_accuracy": accuracy(probs.argmax(1), d["y_test"]),
     }
-    out = SKLEARN_DIR / name
-    pio.replace_dir(out, {
+    pio.replace_dir(cat.sklearn_model_dir(name), {
         "model.skops": skm.dumps(model),
         "reference.npz": pio.npz_bytes({"probs_test": probs, "pred_test": probs.argmax(1)}),
         "summary.json": pio.to_json(summary).encode(),

@@ -9,8 +9,18 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Literal
+
+from pipeline.errors import PipelineError
+from pipeline.schema import Strict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where the pipeline package lives
+
+
+class HostTarget(Strict):
+    """`targets.host: {kind: host}`: this machine, measured wall time (always required)."""
+
+    kind: Literal["host"]
 
 
 def harness_env(threads: int) -> dict[str, str]:
@@ -21,7 +31,7 @@ def harness_env(threads: int) -> dict[str, str]:
     return env
 
 
-def run_harness_host(spec: dict, workdir: Path) -> dict[str, dict]:
+def run_harness_host(target: HostTarget, spec: dict, workdir: Path) -> dict[str, dict]:
     records = {}
     for job in spec["jobs"]:
         one = {**spec, "jobs": [job], "count_inputs": 0}
@@ -31,6 +41,7 @@ def run_harness_host(spec: dict, workdir: Path) -> dict[str, dict]:
             res = subprocess.run([sys.executable, "-m", "pipeline.bench.harness", str(jobs), str(out)],
                                  capture_output=True, text=True, env=harness_env(spec["threads"]))
             if res.returncode != 0:
-                raise RuntimeError(f"benchmark of {job['id']} on host failed:\n{res.stderr[-3000:]}")
+                raise PipelineError(f"benchmark of {job['id']} ({job['artefact']}) on the host failed:\n"
+                                    f"{res.stderr[-3000:]}")
             records.update(json.loads(out.read_text())["records"])
     return records

@@ -19,6 +19,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipeline.errors import PipelineError
+from pipeline.targets.boards import BOARD_CORES, BOARDS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARM_CACHE = Path(os.environ.get("PIPELINE_ARM_CACHE") or PROJECT_ROOT / ".cache" / "arm")
 SYSROOT = ARM_CACHE / "sysroot"
@@ -27,20 +30,18 @@ GUEST_SITE = ARM_CACHE / "site-packages"
 PLUGIN = ARM_CACHE / "insn_count.so"
 CPU_VIEWS = ARM_CACHE / "cpu"
 
-# QEMU 7.2 -cpu names we model (all accepted by `qemu-aarch64 -cpu help`).
-# Keep in sync with CPUS in scripts/provision_arm.sh.
-CPUS = ("cortex-a53", "cortex-a72", "cortex-a76")
+# QEMU 7.2 -cpu names we model (all accepted by `qemu-aarch64 -cpu help`): the board table's.
+CPUS = tuple(BOARDS)
 
 GUEST_ADDRESS_SPACE = "64G"
 
-# The modelled board has this many cores (scripts/provision_arm.sh describes them in /proc and
-# /sys). QEMU passes getcpu() and sched_getaffinity() through to the host: MLAS picks its kernels
+# The modelled board has BOARD_CORES cores (scripts/provision_arm.sh describes them in /proc and
+# /sys from pipeline/targets/boards.py). QEMU passes getcpu() and sched_getaffinity() through to the host: MLAS picks its kernels
 # by the core getcpu() reports (before the board described every core, 25 instructions per call
 # flipped with the host core), and the runtimes size themselves by the affinity mask (a 2-CPU mask
 # against a 1-CPU one: 400). So the guest shim answers getcpu() with core 0, and each emulator is
 # pinned to ONE host CPU that the board also has: every guest sees the same single core, whichever
 # host CPU runs it, and one guest per allowed CPU can run side by side.
-BOARD_CORES = 4
 
 PROVISION_CMD = "bash scripts/provision_arm.sh"
 
@@ -64,11 +65,11 @@ _BASE_ENV = {
 }
 
 
-class TargetUnavailable(RuntimeError):
+class TargetUnavailable(PipelineError):
     """The emulated ARM target is not provisioned on this machine."""
 
 
-class GuestError(RuntimeError):
+class GuestError(PipelineError):
     """The guest Python exited non-zero (or timed out)."""
 
     def __init__(self, message: str, result: subprocess.CompletedProcess | None = None):

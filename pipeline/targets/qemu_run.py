@@ -16,13 +16,37 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Literal
+
+from pydantic import field_validator
 
 from pipeline.log import info
+from pipeline.schema import PositiveFloat, PositiveInt, Strict
 from pipeline.targets import qemu
 
 # Counted calls: one region per call on each of the first COUNT_INPUTS test clips; the figure is the
 # mean over them (the count is exact and repeatable; the clips differ a little in cost).
 COUNT_INPUTS = 5
+
+
+class QemuTarget(Strict):
+    """An emulated aarch64 core (QEMU user mode, -cpu pinned). clock_ghz and ipc are nominal figures,
+    used only for the estimated device latency (instructions / (ipc * clock)): edit them for your board."""
+
+    kind: Literal["qemu"]
+    cpu: str
+    clock_ghz: PositiveFloat
+    ipc: PositiveFloat
+    runs: PositiveInt             # timed and counted calls per variant (the count is exact: no repeats needed)
+    agreement_clips: PositiveInt  # test clips whose top-1 is compared with the host's
+    required: bool                # true: a missing emulator fails the stage; false: the target is skipped
+
+    @field_validator("cpu")
+    @classmethod
+    def _modelled(cls, v: str) -> str:
+        if v not in qemu.CPUS:
+            raise ValueError(f"cpu {v!r} is not modelled; allowed: {list(qemu.CPUS)} (pipeline/targets/boards.py)")
+        return v
 
 
 def stage_job(job: dict, workspace: Path, agreement_clips: int) -> dict:
@@ -55,10 +79,10 @@ def instructions_per_inference(counts: dict, settings: dict, vid: str, cpu: str)
     return round(sum(regions) / len(regions))
 
 
-def run_harness_qemu(target, spec: dict, workdir: Path) -> dict[str, dict]:
+def run_harness_qemu(target: QemuTarget, spec: dict, workdir: Path) -> dict[str, dict]:
     qemu.check_available()
     # Emulation is 20-100x slower: a few timed calls (QEMU wall time is not device time anyway).
-    settings = {**spec, "warmup": min(spec["warmup"], 2), "runs": target.runs or 5, "load_repeats": 1,
+    settings = {**spec, "warmup": min(spec["warmup"], 2), "runs": target.runs, "load_repeats": 1,
                 "count_inputs": COUNT_INPUTS}
     free_cpus: queue.SimpleQueue[int] = queue.SimpleQueue()
     cpus = qemu.board_cpus()
@@ -70,6 +94,9 @@ def run_harness_qemu(target, spec: dict, workdir: Path) -> dict[str, dict]:
         try:
             start = time.monotonic()
             record = run_variant(target, settings, job, host_cpu)
+        except qemu.GuestError as err:
+            raise qemu.GuestError(f"{job['id']} ({Path(job['artefact']).name}) on {target.cpu}: {err}",
+                                  err.result) from None
         finally:
             free_cpus.put(host_cpu)
         info(f"{target.cpu}: {job['id']}: {record['instructions_per_inference']:,} instructions per inference "

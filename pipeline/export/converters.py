@@ -1,5 +1,5 @@
-"""(model family, format) -> converter. A converter builds one quantization level of one
-model or raises NotApplicable with the reason that goes into the report."""
+"""The converters the model families (pipeline/models/families.py) name: each builds one quantization
+level of one model in one format, or raises NotApplicable with the reason that goes into the report."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _fp32(builder, source: Source):
     return _FP32_CACHE[key]
 
 
-def _onnx(fp32_builder, wrap=None):
+def onnx_converter(fp32_builder, wrap=None):
     """fp32 graph -> the level's quantizer -> (optionally) wrap, e.g. prepend the MFCC front end."""
 
     def convert(source: Source, level: str) -> Built:
@@ -44,12 +44,12 @@ def _onnx(fp32_builder, wrap=None):
     return convert
 
 
-def _tflite(source: Source, level: str) -> Built:
+def tflite_converter(source: Source, level: str) -> Built:
     data = tflite_export.convert_tflite(source, level)
     return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level))
 
 
-def _tflite_e2e(source: Source, level: str) -> Built:
+def tflite_e2e_converter(source: Source, level: str) -> Built:
     from pipeline.export.e2e import e2e_tflite
 
     data = e2e_tflite(source.model, source.mfcc, source.n_samples, level, source.calibration_audio,
@@ -57,7 +57,7 @@ def _tflite_e2e(source: Source, level: str) -> Built:
     return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level))
 
 
-def _prepend_front_end(classifier, source: Source):
+def prepend_front_end(classifier, source: Source):
     from pipeline.export.e2e import e2e_onnx
 
     return onnx_export.finish(e2e_onnx(classifier, source.mfcc, source.n_samples))
@@ -78,24 +78,8 @@ def _loaded_spec(io_spec, data: bytes, runtime: str, level: str):
         raise NotApplicable(f"the {level} file was built but {runtime} cannot load it: {_first_line(err)}") from err
 
 
-def _not_applicable(reason: str) -> Converter:
+def not_applicable(reason: str) -> Converter:
     def convert(source: Source, level: str) -> Built:
         raise NotApplicable(reason)
 
     return convert
-
-
-CONVERTERS: dict[tuple[str, str], Converter] = {
-    ("keras", "tflite"): _tflite,
-    ("keras", "onnx"): _onnx(onnx_export.fp32_from_keras),
-    # raw clip in, probabilities out: the float MFCC front end inside the graph, classifier quantized
-    ("keras_e2e", "tflite"): _tflite_e2e,
-    ("keras_e2e", "onnx"): _onnx(onnx_export.fp32_from_keras, wrap=_prepend_front_end),
-    ("sklearn", "onnx"): _onnx(onnx_export.fp32_from_sklearn),
-    ("sklearn", "tflite"): _not_applicable(
-        "scikit-learn has no TFLite converter (TFLite takes TensorFlow graphs); ship its ONNX variant instead"),
-}
-
-
-def convert(source: Source, fmt: str, level: str) -> Built:
-    return CONVERTERS[(source.family, fmt)](source, level)

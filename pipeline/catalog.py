@@ -1,0 +1,82 @@
+"""Where every dataset lives, in one place (Kedro's DataCatalog is the model).
+
+Stages, the report, the comparison and the tests ask this module for paths; no other module spells
+one. A path with `{placeholders}` belongs to a matrix stage, the placeholder named after the matrix
+key (`{level}` is `${item.level}` in dvc.yaml). `STAGES` says what each stage reads and writes;
+tests/test_catalog.py checks that dvc.yaml declares exactly that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Dataset:
+    template: str  # relative to the project root; {key} for a matrix key
+    description: str
+
+    def path(self, **keys: str) -> Path:
+        return Path(self.template.format(**keys))
+
+    def dvc(self) -> str:
+        """The path as dvc.yaml writes it (`${item.key}` for `{key}`)."""
+        return self.template.replace("{", "${item.")
+
+
+AUDIO = Dataset("data/audio", "one WAV per clip, in a folder per label")
+MANIFEST = Dataset("data/manifest.csv", "path, label and split of every clip")
+FEATURES = Dataset("data/features.npz", "MFCC matrix and label of every clip, per split, and the label names")
+AUDIO_SPLITS = Dataset("data/audio_splits.npz", "the raw train and test clips (end-to-end models)")
+SKLEARN_MODELS = Dataset("models/sklearn", "every trained scikit-learn model")
+SKLEARN_MODEL = Dataset("models/sklearn/{model}", "one scikit-learn model: skops file, test reference, summary")
+KERAS_MODEL = Dataset("models/keras", "the Keras model: architecture, weights, test reference, summary")
+KERAS_HISTORY = Dataset("reports/plots/keras_history.csv", "Keras loss and accuracy per epoch")
+VARIANTS = Dataset("models/variants", "every converted variant")
+LEVEL_VARIANTS = Dataset("models/variants/{level}", "the variants of one level: a bundle folder each, index.json")
+BENCH = Dataset("reports/bench", "every benchmark result")
+LEVEL_BENCH = Dataset("reports/bench/{target}/{level}.json", "the results of one level on one target")
+METRICS = Dataset("reports/metrics.json", "every variant's figures (DVC metrics)")
+REPORT_MD = Dataset("reports/report.md", "the report, Markdown")
+REPORT_HTML = Dataset("reports/report.html", "the report, self-contained HTML")
+SIZE_ACCURACY_PLOT = Dataset("reports/plots/size_accuracy.csv", "size vs accuracy per variant (DVC plot)")
+LATENCY_PLOT = Dataset("reports/plots/latency.csv", "host p50 per variant (DVC plot)")
+TARGET_COST_PLOT = Dataset("reports/plots/target_cost.csv", "instructions and estimated latency per emulated target")
+
+INDEX = "index.json"  # inside a LEVEL_VARIANTS folder: variant id -> status, files
+
+
+@dataclass(frozen=True)
+class StageIO:
+    reads: tuple[Dataset, ...]
+    writes: tuple[Dataset, ...]
+
+
+# What each stage reads and writes (its data dependencies and outputs in dvc.yaml).
+STAGES: dict[str, StageIO] = {
+    "synthesize": StageIO((), (AUDIO, MANIFEST)),
+    "features": StageIO((AUDIO, MANIFEST), (FEATURES, AUDIO_SPLITS)),
+    "train_sklearn": StageIO((FEATURES,), (SKLEARN_MODEL,)),
+    "train_keras": StageIO((FEATURES,), (KERAS_MODEL, KERAS_HISTORY)),
+    "convert": StageIO((SKLEARN_MODELS, KERAS_MODEL, FEATURES, AUDIO_SPLITS), (LEVEL_VARIANTS,)),
+    "benchmark": StageIO((LEVEL_VARIANTS, FEATURES, AUDIO_SPLITS), (LEVEL_BENCH,)),
+    "report": StageIO((BENCH, VARIANTS),
+                      (METRICS, REPORT_MD, REPORT_HTML, SIZE_ACCURACY_PLOT, LATENCY_PLOT, TARGET_COST_PLOT)),
+}
+
+
+def level_dir(level: str) -> Path:
+    return LEVEL_VARIANTS.path(level=level)
+
+
+def level_index(level: str) -> Path:
+    return level_dir(level) / INDEX
+
+
+def bench_path(target: str, level: str) -> Path:
+    return LEVEL_BENCH.path(target=target, level=level)
+
+
+def sklearn_model_dir(model: str) -> Path:
+    return SKLEARN_MODEL.path(model=model)

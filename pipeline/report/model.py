@@ -1,0 +1,288 @@
+"""The report as data: an ordered list of sections, each with its wording, table, plots and remarks.
+
+Everything the report says is decided here, once: headings, paragraphs, column headers and number
+formats, plot titles and what they show. pipeline/report/markdown.py and html.py only lay a Report
+out; neither adds or drops content. Built from the rows pipeline/report/tables.py computes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+TITLE = "Deployment report"
+
+
+# --------------------------------------------------------------------------- inline text
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True)
+class Strong:
+    text: str
+
+
+@dataclass(frozen=True)
+class Em:
+    text: str
+
+
+Text = tuple[str | Code | Strong | Em, ...]  # one paragraph: plain runs and marked-up runs
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def _num(v, fmt: str) -> str:
+    return "–" if v is None else format(v, fmt)
+
+
+def _kb(v) -> str:
+    return _num(None if v is None else v / 1024, ",.1f")
+
+
+def _pct(v) -> str:
+    return _num(None if v is None else 100 * v, ".1f") + ("" if v is None else "%")
+
+
+def _pts(v) -> str:
+    return "–" if v is None else f"{100 * v:+.1f} pts"
+
+
+def _x(v) -> str:
+    return _num(v, ".2f") + ("" if v is None else "×")
+
+
+def _fixed(fmt: str) -> Callable:
+    return lambda v: _num(v, fmt)
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class Column(NamedTuple):
+    header: str
+    key: str
+    fmt: Callable = str
+    numeric: bool = True  # right-aligned
+
+
+def _text(header: str, key: str) -> Column:
+    return Column(header, key, str, numeric=False)
+
+
+@dataclass(frozen=True)
+class Table:
+    rows: tuple[dict, ...]
+    columns: tuple[Column, ...]
+
+    def header(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+    def body(self) -> list[list[str]]:
+        return [[c.fmt(row.get(c.key)) for c in self.columns] for row in self.rows]
+
+
+class Point(NamedTuple):
+    x: float
+    y: float
+    group: str  # one colour (and legend entry) per group
+    marker: str  # matplotlib marker
+    label: str  # annotation next to the point
+
+
+@dataclass(frozen=True)
+class Plot:
+    """kind "scatter": data = Points; "bars": (label, value) pairs; "lines": (name, xs, ys) series."""
+
+    kind: str
+    title: str
+    xlabel: str
+    data: tuple
+    ylabel: str = ""
+    log_x: bool = True
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    level: int = 2
+    badge: str | None = None  # a label next to the title, e.g. "emulated"
+    notes: tuple[Text, ...] = ()  # paragraphs before the table
+    table: Table | None = None
+    plots: tuple[Plot, ...] = ()
+    remarks: tuple[Text, ...] = ()  # lines after the table and plots (host mismatches, skipped)
+
+
+@dataclass(frozen=True)
+class Report:
+    sections: tuple[Section, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return self.sections[0].title if self.sections else TITLE
+
+
+# --------------------------------------------------------------------------- columns and wording
+
+HOST_COLUMNS = (
+    _text("Variant", "variant"),
+    Column("Size (KB)", "size_bytes", _kb),
+    Column("Size vs fp32", "size_vs_fp32", _x),
+    Column("Accuracy", "accuracy", _pct),
+    Column("Δ accuracy vs fp32", "accuracy_change_vs_fp32", _pts),
+    Column("Agreement with source", "agreement", _pct),
+    Column("p50 (µs)", "latency_p50_us", _fixed(",.1f")),
+    Column("Speed-up vs fp32", "speedup_vs_fp32", _x),
+)
+
+TARGET_COLUMNS = (
+    _text("Variant", "variant"),
+    Column("Instructions / inference", "instructions_per_inference", _fixed(",d")),
+    Column("vs fp32", "instructions_vs_fp32", _x),
+    Column("Estimated device latency (µs, estimate)", "estimated_device_latency_us", _fixed(",.1f")),
+    Column("Emulated p50 (µs, QEMU wall time)", "emulated_latency_p50_us", _fixed(",.0f")),
+    Column("Top-1 agreement with host", "host_agreement", _pct),
+)
+
+PARITY_COLUMNS = (
+    _text("End-to-end variant", "variant"),
+    Column("MFCC max abs diff vs librosa", "mfcc_max_abs_diff", _fixed(".1e")),
+    Column("MFCC mean abs diff", "mfcc_mean_abs_diff", _fixed(".1e")),
+    Column("Agreement with librosa + Keras", "agreement", _pct),
+    Column("Accuracy", "accuracy", _pct),
+    Column("Δ accuracy vs feature-input twin", "accuracy_change_vs_feature_input", _pts),
+)
+
+KERNEL_COLUMNS = (
+    _text("Variant", "variant"),
+    Column("Accuracy, host's optimised kernels", "accuracy", _pct),
+    Column("Accuracy, reference kernels", "reference_kernel_accuracy", _pct),
+    Column("Top-1 agreement between the two", "reference_kernel_agreement", _pct),
+)
+
+E2E_COLUMNS = (
+    _text("End-to-end variant", "variant"),
+    Column("Total (µs)", "total_us", _fixed(",.1f")),
+    Column("Inference (µs)", "classifier_us", _fixed(",.1f")),
+    Column("Feature extraction (µs, difference)", "features_us", _fixed(",.1f")),
+    Column("Features share", "features_share", _pct),
+    Column("Instructions total", "total_instructions", _fixed(",d")),
+    Column("Instructions in features", "features_instructions", _fixed(",d")),
+    Column("RTF, one clip", "rtf_clip", _fixed(".4f")),
+    Column("Streaming load (of hop budget)", "streaming_load", _pct),
+)
+
+NOT_APPLICABLE_COLUMNS = (_text("Variant", "variant"), _text("Why it cannot be built", "reason"))
+
+KERNEL_NOTE = ("The same files on the runtimes' reference kernels (onnxruntime with graph optimisation off, so every "
+               "Q/DQ node runs as written; TFLite's reference op resolver), over the whole test split. For these "
+               "variants this host's fast kernels answer differently from the file's own semantics: the "
+               "difference is in the CPU's kernels, not in the file (onnxruntime's fused int8 kernels, for "
+               "one, saturate on x86 CPUs without VNNI: u8 x s8 pairs summed into int16). A device with other "
+               "kernels (the emulated ARM cores below) answers differently again; compare its host agreement.")
+
+PARITY_NOTE = ("End-to-end variants take the raw clip; their in-graph MFCCs are compared with the training "
+               "features (librosa, per clip) on every test clip, and their top-1 with librosa features + the "
+               "unconverted Keras model.")
+
+MARKERS = {"onnx": "o", "tflite": "s"}  # named in the size-vs-accuracy title; any other format: "^"
+
+
+def _bars(rows, key: str, xlabel: str, title: str, scale: float = 1.0, floor: float = 0.0) -> Plot:
+    """A log-scale bar per row; `floor` keeps zeros drawable on the log axis."""
+    return Plot("bars", title, xlabel, tuple((r["variant"], max(r[key] * scale, floor)) for r in rows))
+
+
+def host_sections(host: list[dict], threads: int) -> list[Section]:
+    intro = (f"Host CPU, {threads} thread(s). Latency: single-sample calls after warm-up, median (p50) in µs. "
+             "Ratios compare each variant with the fp32 variant of the same model and format, measured in the same "
+             "run.",)
+    scatter = Plot("scatter", "Size vs accuracy (o = ONNX, □ = TFLite)", "file size (KB, log scale)",
+                   tuple(Point(r["size_bytes"] / 1024, 100 * r["accuracy"], r["model"], MARKERS.get(r["format"], "^"),
+                               f"{r['format']}.{r['quantization']}") for r in host), ylabel="test accuracy (%)")
+    latency = _bars(host, "latency_p50_us", "p50 latency (µs, log scale)", "Host latency per variant (measured)")
+    return [Section(TITLE, level=1, notes=(intro,)),
+            Section("Host", table=Table(tuple(host), HOST_COLUMNS), plots=(scatter, latency))]
+
+
+def e2e_section(title: str, rows: list[dict], hop_ms: float, estimate: bool) -> list[Section]:
+    if not rows:
+        return []
+    kind = (("estimated device latency (instructions / (IPC × clock)): an ", Strong("estimate")) if estimate
+            else ("measured p50 on the host",))
+    note = ("Times are the ", *kind,
+            ". Inference is the matching feature-input variant measured in the same run; feature extraction is the "
+            "end-to-end figure minus it (a dash where the end-to-end figure was not above it: the difference is "
+            f"within timing noise). RTF = time / clip length. Streaming: a 1 s window moved every {hop_ms:g} ms "
+            f"needs one inference per hop; the load is the share of the {hop_ms:g} ms budget it uses (over 100% "
+            "cannot keep up).")
+    plot = _bars(rows, "streaming_load", f"% of the {hop_ms:g} ms streaming budget (log scale)",
+                 f"{title}: streaming load", scale=100, floor=1e-3)
+    return [Section(f"{title}: end-to-end cost split", level=3, notes=(note,), table=Table(tuple(rows), E2E_COLUMNS),
+                    plots=(plot,))]
+
+
+def target_section(name: str, target: dict, rows: list[dict]) -> Section:
+    clips = target.get("agreement_clips")
+    note = ("QEMU user mode, ", Code(f"-cpu {target['cpu']}"),
+            ". Instructions are counted exactly inside the inference region (deterministic). The device latency is "
+            "an ", Strong("estimate"), f": instructions / (IPC {target['ipc']} × {target['clock_ghz']} GHz), both "
+            "nominal figures from params.yaml. Emulated p50 is wall time under QEMU on this host, ", Strong("not"),
+            " device time." + (f" Agreement with the host: top-1 on the first {clips} test clips." if clips else ""))
+    ok = [r for r in rows if r["status"] == "ok"]
+    mismatched = [r for r in ok if r["host_mismatches"]]
+    skipped = [r for r in rows if r["status"] != "ok"]
+    remarks = []
+    if mismatched:
+        remarks.append(("Outputs differing from the host: "
+                        + ", ".join(f"{r['variant']} ({r['host_mismatches']} clips)" for r in mismatched),))
+    if skipped:
+        remarks.append((f"Skipped: {skipped[0]['reason']}",))
+    if not ok:
+        return Section(name, badge="emulated", notes=(note, (Em("No variant ran on this target."),)),
+                       remarks=tuple(remarks))
+    plot = _bars(ok, "instructions_per_inference", "instructions per inference (log scale)",
+                 f"{name}: instructions per inference")
+    return Section(name, badge="emulated", notes=(note,), table=Table(tuple(ok), TARGET_COLUMNS), plots=(plot,),
+                   remarks=tuple(remarks))
+
+
+def training_section(history: list[dict]) -> Section:
+    epochs = [int(r["epoch"]) for r in history]
+    series = tuple((key, epochs, [float(r[key]) for r in history]) for key in ("accuracy", "val_accuracy"))
+    last = history[-1]
+    note = (f"Keras accuracy per epoch on the training and validation splits: {len(history)} epochs, the last at "
+            f"{_pct(float(last['accuracy']))} (training) and {_pct(float(last['val_accuracy']))} (validation).",)
+    plot = Plot("lines", "Keras training history", "epoch", series, ylabel="accuracy", log_x=False)
+    return Section("Training", notes=(note,), plots=(plot,))
+
+
+def build(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_applicable: list[dict], threads: int,
+          parity: list[dict] = (), e2e: dict[str, list[dict]] | None = None, hop_ms: float = 20.0,
+          kernels: list[dict] = (), history: list[dict] = ()) -> Report:
+    """targets: emulated target -> (its params, tables.target_rows); e2e: target ("host" too) -> e2e rows."""
+    e2e = e2e or {}
+    sections = host_sections(host, threads)
+    if kernels:
+        sections.append(Section("Host kernels that change the answers", level=3, notes=((KERNEL_NOTE,),),
+                                table=Table(tuple(kernels), KERNEL_COLUMNS)))
+    if parity:
+        sections.append(Section("End-to-end parity", level=3, notes=((PARITY_NOTE,),),
+                                table=Table(tuple(parity), PARITY_COLUMNS),
+                                plots=(_bars(parity, "mfcc_max_abs_diff",
+                                             "max |MFCC difference| vs librosa (log scale; target 1e-3)",
+                                             "Front-end parity", floor=1e-9),)))
+    sections += e2e_section("Host", e2e.get("host", []), hop_ms, estimate=False)
+    for name, (target, rows) in targets.items():
+        sections.append(target_section(name, target, rows))
+        sections += e2e_section(name, e2e.get(name, []), hop_ms, estimate=True)
+    if not_applicable:
+        sections.append(Section("Not applicable", table=Table(tuple(not_applicable), NOT_APPLICABLE_COLUMNS)))
+    if history:
+        sections.append(training_section(list(history)))
+    return Report(tuple(sections))
