@@ -170,33 +170,9 @@ fi
 
 if [ -f "$REPORT" ] && [ -n "$head_result" ]; then
     # Name the real revisions (compare can only name the throwaway commits) and say what
-    # the profile did, including the PR's changes that it hides.
-    python - "$REPORT" "$base_desc" "$head_desc" "$(basename "$PROFILE")" \
-        "$WORK/base.profile.json" "$WORK/head.profile.json" <<'EOF'
-import json, sys
-report, base_desc, head_desc, profile, base_sum, head_sum = sys.argv[1:]
-lines = open(report, encoding="utf-8").read().split("\n")
-if lines and lines[0].startswith("## "):
-    lines[0] = f"## Model comparison: {base_desc} → {head_desc}"
-    lines[1:1] = ["", f"*Both sides built by `dvc repro` with the CI profile `{profile}` merged onto their "
-                      "own params.yaml; the parameters below are the merged ones.*"]
-base, head = (json.load(open(p))["applied"] for p in (base_sum, head_sum))
-fmt = lambda v: f"`{v if isinstance(v, str) else json.dumps(v)}`"
-masked = [k for k in head if k in base and base[k][0] != head[k][0]]
-out = ["", "### CI profile", ""]
-if masked:
-    out += [f"⚠️ **This PR changes values that the CI profile overrides**; both sides were built with "
-            f"the profile's value, so this comparison does not exercise these changes:", ""]
-    out += [f"- `{k}`: {fmt(base[k][0])} → {fmt(head[k][0])} (built with {fmt(head[k][1])})" for k in masked]
-    out.append("")
-changed = {k: v for k, v in head.items() if v[0] != v[1]}
-out += [f"<details><summary><code>{profile}</code> changed {len(changed)} value"
-        f"{'s' if len(changed) != 1 else ''} of the head's params.yaml</summary>", ""]
-out += [f"- `{k}`: {fmt(old)} → {fmt(new)}" for k, (old, new) in changed.items()] or ["- nothing"]
-out += ["", "</details>", ""]
-text = "\n".join(lines).rstrip("\n") + "\n" + "\n".join(out)
-open(report, "w", encoding="utf-8").write(text)
-EOF
+    # the profile did, including the PR's changes that it hides (pipeline/compare/ci.py).
+    python -m pipeline.compare.ci title-and-profile "$REPORT" "$base_desc" "$head_desc" "$(basename "$PROFILE")" \
+        "$WORK/base.profile.json" "$WORK/head.profile.json"
 fi
 
 if [ -n "${ARTIFACTS_DIR:-}" ]; then
@@ -223,18 +199,8 @@ else
     body=$REPORT
     if [ "$(wc -m < "$REPORT")" -gt "$MAX_COMMENT_CHARS" ]; then
         body=$WORK/comment.md
-        # cut at a line boundary, keep the verdict at the top, say where the rest is
-        python - "$REPORT" "$body" "$MAX_COMMENT_CHARS" <<'EOF'
-import sys
-src, dst, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
-text = open(src, encoding="utf-8").read()
-cut = text[:limit].rsplit("\n", 1)[0]
-if cut.count("<details") > cut.count("</details>"):
-    cut += "\n\n</details>"
-open(dst, "w", encoding="utf-8").write(
-    cut + "\n\n---\n*Report truncated to fit a comment; the full report is in the job summary "
-          "and the job log.*\n")
-EOF
+        # cut at a line boundary, keep the verdict at the top, say where the rest is (pipeline/compare/ci.py)
+        python -m pipeline.compare.ci truncate "$REPORT" "$body" "$MAX_COMMENT_CHARS"
     fi
     if GH_TOKEN=$token gh pr comment "$PR_NUMBER" --body-file "$body"; then
         log "posted $REPORT to PR #$PR_NUMBER"

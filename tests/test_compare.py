@@ -26,7 +26,7 @@ from pipeline.compare import (  # noqa: E402
     render_markdown,
     within_run_ratios,
 )
-from pipeline.gates import GatesError, load_gates, parse_gates  # noqa: E402
+from pipeline.compare.gates import GatesError, load_gates, parse_gates  # noqa: E402
 
 GATES_FILE = ROOT / "gates.yaml"
 
@@ -40,8 +40,6 @@ def gates():
 def ratio_gates():
     """The committed gates plus an opt-in within-run latency ratio gate (not gated by default)."""
     import yaml
-
-    from pipeline.gates import parse_gates
 
     raw = yaml.safe_load(Path(GATES_FILE).read_text())
     raw["gates"]["latency_p50_us"] = {"scope": "targets", "measure": "within_run_ratio", "better": "lower",
@@ -176,6 +174,62 @@ def test_gated_metric_missing_at_head_fails(gates):
     cmp = run(BASE, head, gates)
     assert ("keras.tflite.int8", "accuracy") in labels(cmp)
     assert "missing at head" in cmp.violations[0].message
+
+
+def test_latency_ratios_are_shown_without_a_ratio_gate(gates):
+    """gates.yaml gates no latency, yet every variant but the fp32 one shows latency_p50_us / fp32 on
+    each target that reports it, at base and head, ungated; a ratio gate replaces the shown row."""
+    assert not any(g.measure == "within_run_ratio" for g in gates.gates.values())
+    cmp = run(BASE, head_with("host", latency_p50_us=90.0), gates)
+    assert cmp.ok and not cmp.warnings  # 0.5 -> 0.75: shown, never a violation
+    (row,) = [r for r in cmp.rows["keras.tflite.int8"] if r.ratio_to]
+    assert (row.label, row.base, row.head, row.gate, row.verdict) == \
+        ("latency_p50_us ÷ fp32 @ host", 0.5, 0.75, None, "none")
+    assert not any(r.ratio_to for r in cmp.rows["keras.tflite.fp32"])
+    md = render_markdown(cmp, [], "b", "h")
+    assert "| latency_p50_us ÷ fp32 @ host | 0.5 | 0.75 | +0.25 / +50.00 % |  |" in md
+    assert "➖ <code>keras.tflite.int8</code>" not in md and "(4 gated values)" in md  # the shown row is not counted
+    assert "⚠️" not in md
+
+
+def test_shown_latency_ratio_is_not_repeated_when_gated(ratio_gates):
+    cmp = run(BASE, copy.deepcopy(BASE), ratio_gates)
+    (row,) = [r for r in cmp.rows["keras.tflite.int8"] if r.ratio_to]
+    assert row.gate is not None and row.verdict == "pass"
+
+
+def test_variant_identity_uses_split_variant_id():
+    from pipeline.compare import CompareError, identity
+
+    assert identity("odd.id", {"model": "keras", "format": "onnx", "quantization": "int8"}) == ("keras", "onnx", "int8")
+    assert identity("keras.tflite.int8", {}) == ("keras", "tflite", "int8")
+    assert identity("keras.tflite.int8", {"model": "keras_e2e"}) == ("keras_e2e", "tflite", "int8")
+    with pytest.raises(CompareError, match=r"'keras\.int8'.*no format, quantization field"):
+        identity("keras.int8", {"model": "keras"})
+
+
+def test_unknown_gate_metric_is_an_error_naming_the_known_ones(tmp_path):
+    gates = parse_gates({**yaml.safe_load(GATES_FILE.read_text()),
+                         "gates": {"acuracy": {"better": "higher", "absolute": 0.005}}}, tmp_path / "g.yaml")
+    with pytest.raises(GatesError) as err:
+        run(BASE, copy.deepcopy(BASE), gates)
+    text = str(err.value)
+    assert f"{tmp_path / 'g.yaml'}: invalid gates" in text and "gates.acuracy: unknown metric" in text
+    known = text.split("known metrics: ")[1]
+    for name in ("'accuracy'", "'size_bytes'", "'latency_p50_us'", "'instructions_per_inference'"):
+        assert name in known  # top-level and per-target fields, from the data
+    assert "'status'" not in known and "'model'" not in known  # not numbers
+    with pytest.raises(GatesError, match="acuracy"):  # a target skipped at both sides still has its field names
+        run({}, {}, gates)
+
+
+def test_known_metric_at_the_wrong_scope_warns(gates):
+    raw = yaml.safe_load(GATES_FILE.read_text())
+    raw["gates"]["instructions_per_inference"]["scope"] = "variant"  # a per-target field
+    cmp = run(BASE, copy.deepcopy(BASE), parse_gates(raw))
+    assert cmp.ok
+    (warning,) = cmp.warnings
+    assert "instructions_per_inference" in warning and "scope" in warning
 
 
 # --------------------------------------------------------------------------- variants that come and go
@@ -395,6 +449,18 @@ def test_integration_unknown_revision_exits_2(dvc_repo, monkeypatch, capsys):
     monkeypatch.chdir(dvc_repo)
     assert main(["--base", "no-such-branch", "--gates", str(GATES_FILE)]) == 2
     assert "no-such-branch" in capsys.readouterr().err
+
+
+def test_integration_unknown_gate_metric_exits_2(dvc_repo, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(dvc_repo)
+    raw = yaml.safe_load(GATES_FILE.read_text())
+    raw["gates"]["acuracy"] = raw["gates"].pop("accuracy")
+    path = tmp_path / "gates.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert main(["--base", "HEAD~2", "--head", "HEAD~1", "--gates", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert "gates.acuracy: unknown metric" in captured.err and "'accuracy'" in captured.err
+    assert captured.out == ""  # no report: nothing was compared
 
 
 def test_module_entry_point(dvc_repo):

@@ -15,20 +15,25 @@ A gate on metric M compares a base value b with a head value h:
 `measure: value` gates the metric itself; `measure: within_run_ratio` gates the
 ratio of the variant's value to the value of the reference-quantization (fp32)
 variant of the same model and format, on the same target, computed inside each
-revision's own metrics (see pipeline.compare.within_run_ratios). Times measured
-on a machine (latency, load time) are only allowed as within-run ratios.
+revision's own metrics (see pipeline.compare.metrics.within_run_ratios). Times
+measured on a machine (latency, load time) are only allowed as within-run ratios.
+
+Whether a gate's metric exists is not a question of the schema: metrics.json has no fixed
+list of fields (a new variant kind brings new ones). So `check_metric_names` asks the data:
+a gate must name a numeric field that one of the two compared revisions reports.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import math
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from pipeline.compare.formatting import format_number
+from pipeline.errors import UsageError
 from pipeline.export.levels import QUANTIZATION_LEVELS
 from pipeline.io import read_yaml
 from pipeline.variants import REFERENCE_LEVEL
@@ -55,12 +60,18 @@ ALLOWED: dict[str, str] = {
 }
 
 
-class GatesError(ValueError):
-    """gates.yaml is missing, unreadable or invalid; the message says what to fix."""
+class GatesError(UsageError):
+    """gates.yaml is missing, unreadable or invalid, or names a metric no revision reports; the
+    message says what to fix. A usage error: nothing was compared (exit 2)."""
 
 
 class TimeGateError(ValueError):
-    """A time (latency, *_us, *_ms) gated as an absolute value across runs."""
+    """A time (latency, *_us, *_ms) gated as an absolute value across runs.
+
+    Internal, never shown as such: it is raised inside a pydantic validator, which turns only a
+    ValueError (or AssertionError) into a ValidationError entry, and `_describe` turns that entry
+    into a line of the GatesError the user gets. Hence a ValueError, not a UsageError.
+    """
 
     def __init__(self, name: str, measure: str):
         self.name, self.measure = name, measure
@@ -122,6 +133,8 @@ class GatesFile(Strict):
     reference_quantization: str = REFERENCE_LEVEL
     allow_lost: tuple[str, ...] = ()
     gates: dict[str, Gate]
+    # Where the gates came from, for the messages of checks made after loading (check_metric_names).
+    _source: str = PrivateAttr(default=str(GATES_FILE))
 
     @field_validator("reference_quantization")
     @classmethod
@@ -148,20 +161,22 @@ class GatesFile(Strict):
     def lost_allowed(self, variant_id: str) -> bool:
         return any(fnmatch.fnmatchcase(variant_id, pattern) for pattern in self.allow_lost)
 
+    def check_metric_names(self, known: set[str]) -> None:
+        """Raise GatesError for a gate whose metric is none of `known` (the numeric fields the two
+        revisions report, pipeline.compare.metrics.numeric_fields).
 
-def format_number(x: object) -> str:
-    """Compact, readable numbers: 1,834,567 / 42,058.7 / 812.4 / 0.912 / 0.0001234."""
-    if x is None:
-        return "—"
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return str(x)
-    if isinstance(x, int):
-        return f"{x:,}"
-    if not math.isfinite(x):
-        return str(x)
-    if abs(x) >= 1000:
-        return f"{x:,.0f}" if x == int(x) else f"{x:,.1f}"
-    return f"{x:.4g}"
+        A misspelt gate (`acuracy`) would otherwise gate nothing while the report says every gate
+        holds. When neither revision reports any number there is nothing to check the names
+        against (and nothing is gated), so nothing is raised.
+        """
+        unknown = [name for name in self.gates if name not in known]
+        if not unknown or not known:
+            return
+        lines = [f"{self._source}: invalid gates"]
+        lines += [f"  gates.{name}: unknown metric (a typo?): no variant or target of either revision "
+                  f"reports a number by that name" for name in unknown]
+        lines.append(f"  known metrics: {sorted(known)}")
+        raise GatesError("\n".join(lines))
 
 
 def _fields_at(loc: tuple) -> list[str] | None:
@@ -210,9 +225,11 @@ def parse_gates(raw: object, path: Path | str = GATES_FILE) -> GatesFile:
         raise GatesError(f"{path}: expected a mapping at the top level (with a 'gates' key), "
                          f"got {type(raw).__name__}")
     try:
-        return GatesFile.model_validate(raw)
+        gates = GatesFile.model_validate(raw)
     except ValidationError as err:
         raise GatesError(_describe(err, path)) from None
+    gates._source = str(path)
+    return gates
 
 
 def load_gates(path: Path | str | None = None) -> GatesFile:
