@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from pipeline.errors import UsageError
 from pipeline.export.formats import FORMATS
@@ -111,6 +111,7 @@ class Benchmark(Strict):
     streaming_hop_ms: PositiveFloat  # the report's streaming case: a 1 s window moved every hop
 
 
+TAGGED = ("sklearn", "targets")  # mappings of tagged unions (`type:` / `kind:` picks the schema)
 ModelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
@@ -127,7 +128,7 @@ class Params(Strict):
     sklearn: dict[ModelName, SklearnSpec]
     keras: Keras
     formats: tuple[str, ...]
-    quantization: dict[str, Strict]
+    quantization: dict[str, SerializeAsAny[Strict]]  # each level's own options class
     benchmark: Benchmark
     targets: dict[str, TargetSpec]
 
@@ -145,7 +146,7 @@ class Params(Strict):
             try:
                 out[name] = QUANTIZATION_LEVELS[name].options.model_validate(options or {})
             except ValidationError as err:
-                raise ValueError("; ".join(f"{'.'.join(map(str, (name, *e['loc'])))}: {_message(e)}"
+                raise ValueError("; ".join(f"quantization.{'.'.join(map(str, (name, *e['loc'])))}: {_message(e)}"
                                            for e in err.errors())) from None
         return out
 
@@ -202,7 +203,10 @@ def _message(e: dict) -> str:
 def _describe(err: ValidationError, path: Path) -> str:
     lines = [f"{path}: invalid parameters"]
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        loc = list(e["loc"])
+        if len(loc) >= 3 and loc[0] in TAGGED:  # sklearn.<name>.<type tag>.<key>: the tag is pydantic's, not a key
+            del loc[2]
+        key = ".".join(str(p) for p in loc) or "(top level)"
         value = e.get("input")
         msg = _message(e)
         shown = "" if isinstance(value, dict) or e["type"] == "missing" else f" = {value!r}"

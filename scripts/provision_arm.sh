@@ -110,7 +110,9 @@ changed=0
 
 # The boards' CPU facts live in pipeline/targets/boards.py (one table; stdlib only, so the system
 # python3 can read it before the venv exists).
-boards() { PYTHONPATH="$ROOT" "${BOARDS_PY:-python3}" -m pipeline.targets.boards "$@"; }
+BOARDS_PY=$( [ -x "$ROOT/.venv/bin/python" ] && echo "$ROOT/.venv/bin/python" || command -v python3.11 || command -v python3 ) \
+    || die "no Python 3 to read pipeline/targets/boards.py"
+boards() { PYTHONPATH="$ROOT" "$BOARDS_PY" -m pipeline.targets.boards "$@"; }
 read -r -a CPUS < <(boards cpus) || die "cannot read the board table (pipeline/targets/boards.py)"
 fake_cpuinfo() { boards cpuinfo "$1" "${2:-1}"; }   # /proc/cpuinfo of a board of N cores of this type
 

@@ -75,3 +75,46 @@ def test_missing_and_malformed_files(tmp_path: Path):
     (tmp_path / "bad.yaml").write_text("seed: [1,\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(tmp_path / "bad.yaml")
+
+
+def leaf_paths(node, prefix=""):
+    """Every key path of a params mapping down to its values (lists are values)."""
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            yield from leaf_paths(value, f"{path}.")
+        else:
+            yield path
+
+
+SHIPPED = yaml.safe_load((ROOT / "params.yaml").read_text())
+# Keys that name a member of a family (a model, a level, a target): removing one removes the member.
+MEMBERS = ("sklearn.", "quantization.", "targets.")
+
+
+@pytest.mark.parametrize("path", [p for p in leaf_paths(SHIPPED) if not p.startswith(MEMBERS)]
+                         + ["sklearn.logreg.C", "sklearn.random_forest.max_depth", "quantization.int8.calibration_samples",
+                            "targets.cortex-a53.agreement_clips", "targets.cortex-a53.required"])
+def test_every_value_lives_in_params_yaml(path):
+    """The schema holds no second set of values: leaving any key out is an error naming it."""
+    raw = copy.deepcopy(SHIPPED)
+    *parents, last = path.split(".")
+    node = raw
+    for key in parents:
+        node = node[key]
+    del node[last]
+    with pytest.raises(ParamsError) as err:
+        parse_params(raw)
+    assert path in str(err.value) and "missing" in str(err.value), str(err.value)
+
+
+def test_validation_keeps_the_values_as_written():
+    """parse -> dump gives params.yaml back: validation types the values and never changes one."""
+    assert parse_params(SHIPPED).model_dump(mode="json") == SHIPPED
+
+
+def test_synthesizer_classes_agree_with_the_schema():
+    from pipeline.audio.synth import CLASSES
+    from pipeline.params import SYNTH_CLASSES
+
+    assert CLASSES == SYNTH_CLASSES
