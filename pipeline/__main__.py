@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import sys
+import tempfile
+from contextlib import contextmanager
 
 STAGES = {  # stage -> names of its arguments (from the DVC matrix)
+    "check": [],
     "synthesize": [],
     "features": [],
     "train_sklearn": ["model"],
@@ -23,6 +27,22 @@ STAGES = {  # stage -> names of its arguments (from the DVC matrix)
     "report": [],
 }
 COMMANDS = ("compare", "classify")
+
+
+@contextmanager
+def scratch_dir(stage: str):
+    """The stage's temporary folder (tempfile's and its subprocesses'), emptied before and after: what a
+    killed run of the same stage left is removed by the next run, not left in the system's /tmp."""
+    from pipeline.catalog import SCRATCH
+
+    folder = (SCRATCH / stage).resolve()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    tempfile.tempdir, os.environ["TMPDIR"] = str(folder), str(folder)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
@@ -47,10 +67,15 @@ def main(argv: list[str]) -> int:
             print(f"error: stage {name} takes {STAGES[name] or 'no arguments'}, got {args}", file=sys.stderr)
             return 2
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up chatter hides the progress lines
+        if name == "check":  # first, before anything imports a package another interpreter may lack
+            from pipeline.environment import check_environment
+
+            check_environment()
         from pipeline.params import load_params
 
         params = load_params()
-        importlib.import_module(f"pipeline.stages.{name}").run(params, *args)
+        with scratch_dir("-".join([name, *args])):
+            importlib.import_module(f"pipeline.stages.{name}").run(params, *args)
     except PipelineError as err:
         print(f"error: {name}: {err}", file=sys.stderr)
         return err.exit_code

@@ -25,6 +25,8 @@ class Dataset:
         return self.template.replace("{", "${item.")
 
 
+LOCK = Dataset("requirements.lock", "the exact package versions of the project's environment")
+CHECKED = Dataset("data/checked.txt", "written by the check stage once params, data folder and environment are valid")
 AUDIO = Dataset("data/audio", "one WAV per clip, in a folder per label")
 MANIFEST = Dataset("data/manifest.csv", "path, label and split of every clip")
 FEATURES = Dataset("data/features.npz", "MFCC matrix and label of every clip, per split, and the label names")
@@ -44,6 +46,10 @@ SIZE_ACCURACY_PLOT = Dataset("reports/plots/size_accuracy.csv", "size vs accurac
 LATENCY_PLOT = Dataset("reports/plots/latency.csv", "host p50 per variant (DVC plot)")
 TARGET_COST_PLOT = Dataset("reports/plots/target_cost.csv", "instructions and estimated latency per emulated target")
 
+# Each stage's temporary files (SavedModels, harness inputs) live here, not in the system's temporary
+# folder: a killed stage's are removed when the same stage runs again (pipeline/__main__.py).
+SCRATCH = Path(".cache/tmp")
+
 INDEX = "index.json"  # inside a LEVEL_VARIANTS folder: variant id -> status, files
 
 
@@ -54,14 +60,16 @@ class StageIO:
 
 
 # What each stage reads and writes (its data dependencies and outputs in dvc.yaml).
+# Every stage reads CHECKED: none runs (and has its outputs deleted by DVC) before the check passed.
 STAGES: dict[str, StageIO] = {
-    "synthesize": StageIO((), (AUDIO, MANIFEST)),
-    "features": StageIO((AUDIO, MANIFEST), (FEATURES, AUDIO_SPLITS)),
-    "train_sklearn": StageIO((FEATURES,), (SKLEARN_MODEL,)),
-    "train_keras": StageIO((FEATURES,), (KERAS_MODEL, KERAS_HISTORY)),
-    "convert": StageIO((SKLEARN_MODELS, KERAS_MODEL, FEATURES, AUDIO_SPLITS), (LEVEL_VARIANTS,)),
-    "benchmark": StageIO((LEVEL_VARIANTS, FEATURES, AUDIO_SPLITS), (LEVEL_BENCH,)),
-    "report": StageIO((BENCH, VARIANTS),
+    "check": StageIO((LOCK,), (CHECKED,)),
+    "synthesize": StageIO((CHECKED,), (AUDIO, MANIFEST)),
+    "features": StageIO((CHECKED, AUDIO, MANIFEST), (FEATURES, AUDIO_SPLITS)),
+    "train_sklearn": StageIO((CHECKED, FEATURES), (SKLEARN_MODEL,)),
+    "train_keras": StageIO((CHECKED, FEATURES), (KERAS_MODEL, KERAS_HISTORY)),
+    "convert": StageIO((CHECKED, SKLEARN_MODELS, KERAS_MODEL, FEATURES, AUDIO_SPLITS), (LEVEL_VARIANTS,)),
+    "benchmark": StageIO((CHECKED, LEVEL_VARIANTS, FEATURES, AUDIO_SPLITS), (LEVEL_BENCH,)),
+    "report": StageIO((CHECKED, BENCH, VARIANTS),
                       (METRICS, REPORT_MD, REPORT_HTML, SIZE_ACCURACY_PLOT, LATENCY_PLOT, TARGET_COST_PLOT)),
 }
 

@@ -2,7 +2,9 @@
 
 Every output goes through `atomic_write_bytes` (temporary file in the same
 folder, fsync, rename), so a stage killed halfway never leaves a file that
-looks complete. Containers (npz, zip) are written with fixed timestamps and a
+looks complete; what a killed run left (`.<name>.*.tmp`, which DVC ignores) is
+removed by the next write of the same output. Outputs get the user's umask like
+any other file (mkstemp alone would make them private). Containers (npz, zip) are written with fixed timestamps and a
 fixed member order, so the same content gives the same bytes.
 """
 
@@ -16,6 +18,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -24,11 +27,43 @@ import numpy as np
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def _share(path: Path, is_dir: bool) -> None:
+    """The mode a plain open() / mkdir() would have given (mkstemp and mkdtemp make 0600 / 0700)."""
+    os.chmod(path, (0o777 if is_dir else 0o666) & ~_UMASK)
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def clear_leftovers(path: Path) -> None:
+    """Remove the temporary siblings a killed write of `path` left behind."""
+    for stale in path.parent.glob(f"{glob_escape(_temp_prefix(path))}*.tmp"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    old = path.with_name(f".{path.name}.old")
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    clear_leftovers(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
     try:
+        _share(Path(tmp), is_dir=False)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -69,11 +104,24 @@ def read_json(path: Path | str) -> Any:
 
 
 def read_yaml(path: Path | str, error: type[Exception], missing: str) -> Any:
-    """A YAML file's content; a missing or malformed file raises `error` naming the file."""
+    """A YAML file's content; a missing or malformed file, or one with a key given twice in a mapping
+    (PyYAML keeps the last silently; DVC refuses the file), raises `error` naming the file."""
     import yaml
 
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is given twice in one mapping (line {key_node.start_mark.line + 1})",
+                        key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
     try:
-        return yaml.safe_load(Path(path).read_text())
+        return yaml.load(Path(path).read_text(), Loader=UniqueKeyLoader)
     except FileNotFoundError:
         raise error(f"{path}: {missing}") from None
     except yaml.YAMLError as err:
@@ -147,8 +195,10 @@ def replace_dir(path: Path | str, files: Mapping[str, bytes]) -> Path:
     """Write a whole output folder atomically: build it beside, then swap it in."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    clear_leftovers(path)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp"))
     try:
+        _share(staging, is_dir=True)
         for rel, data in files.items():
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
+from pipeline.audio.mfcc import empty_mel_bands
 from pipeline.errors import UsageError
 from pipeline.export.formats import FORMATS
 from pipeline.export.levels import QUANTIZATION_LEVELS
@@ -112,6 +113,25 @@ class Benchmark(Strict):
 
 
 TAGGED = ("sklearn", "targets")  # mappings of tagged unions (`type:` / `kind:` picks the schema)
+def _check_frames(f: Features, data: Data) -> None:
+    """An STFT whose frames fit the clip, overlap, and give every mel band at least one FFT bin."""
+    n_samples = round(data.sample_rate * data.clip_seconds)
+    if f.n_fft > n_samples:
+        raise ValueError(f"features.n_fft={f.n_fft} is longer than a clip ({n_samples} samples: data.sample_rate x "
+                         "data.clip_seconds)")
+    empty = empty_mel_bands(data.sample_rate, f.n_fft, f.n_mels, f.fmin, f.fmax)
+    if empty:
+        enough = next((n for n in (2 ** k for k in range(4, 16)) if n <= n_samples
+                       and not empty_mel_bands(data.sample_rate, n, f.n_mels, f.fmin, f.fmax)), None)
+        fix = f"use features.n_fft >= {enough}" if enough else "lower features.n_mels"
+        raise ValueError(f"features.n_fft={f.n_fft} gives {f.n_fft // 2 + 1} FFT bins: {empty} of the "
+                         f"features.n_mels={f.n_mels} mel bands between fmin={f.fmin} and fmax={f.fmax} Hz get none "
+                         f"(their features would be constant); {fix}, or lower features.n_mels")
+    if f.hop_length > f.n_fft:
+        raise ValueError(f"features.hop_length={f.hop_length} is above features.n_fft={f.n_fft}: the frames would "
+                         "skip samples; use hop_length <= n_fft")
+
+
 ModelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
@@ -183,6 +203,7 @@ class Params(Strict):
                              f"{self.data.sample_rate / 2} of data.sample_rate={self.data.sample_rate}")
         if self.features.fmin >= self.features.fmax:
             raise ValueError(f"features.fmin={self.features.fmin} must be below features.fmax={self.features.fmax}")
+        _check_frames(self.features, self.data)
         return self
 
 
@@ -197,6 +218,8 @@ def _message(e: dict) -> str:
         return "missing: every key is required (values live in params.yaml only; see the shipped params.yaml)"
     if e["type"] == "literal_error" and "expected" in e.get("ctx", {}):
         return f"must be one of {e['ctx']['expected']}"
+    if e["type"] == "value_error":  # our own validators' messages, without pydantic's prefix
+        return e["msg"].removeprefix("Value error, ")
     return e["msg"]
 
 

@@ -17,7 +17,8 @@ from pipeline.audio.mfcc import MfccConfig  # noqa: E402
 MFCC_16K = MfccConfig(sample_rate=16000, n_fft=512, hop_length=320, n_mels=40, n_mfcc=20, fmin=20.0, fmax=8000.0,
                       top_db=80.0)
 # What a clean clone holds: the tracked sources, never the workspace's outputs.
-COPIED = ["pipeline", "scripts", "native", "data/own_audio", "dvc.yaml", "params.yaml", "gates.yaml", "pyproject.toml", ".dvc/config",
+COPIED = ["pipeline", "scripts", "native", "data/own_audio", "dvc.yaml", "params.yaml", "gates.yaml", "pyproject.toml",
+          "requirements.lock", ".dvc/config",
           ".dvcignore", ".gitignore"]
 
 

@@ -48,6 +48,11 @@ def test_default_and_tiny_profiles_are_valid():
     ("targets.host", KeyError, ["targets", "host"]),
     ("features.n_mfcc", 50, ["features.n_mfcc=50", "features.n_mels=40"]),
     ("data.folder", None, ["data.folder", "None", "valid string"]),
+    ("features.n_fft", 4, ["features.n_fft=4", "3 FFT bins", "mel bands", "n_fft >= 128"]),
+    ("features.hop_length", 1024, ["features.hop_length=1024", "features.n_fft=512", "skip samples"]),
+    ("features.n_fft", 32768, ["features.n_fft=32768", "longer than a clip", "16000 samples"]),
+    ("formats", ["onnx", "onnx"], ["formats", "['onnx'] more than once"]),
+    ("data.labels", ["rock", "rock", "jazz"], ["data.labels", "['rock'] more than once"]),
 ])
 def test_bad_values_are_named(path, value, expected):
     with pytest.raises(ParamsError) as err:
@@ -118,3 +123,28 @@ def test_synthesizer_classes_agree_with_the_schema():
     from pipeline.params import SYNTH_CLASSES
 
     assert CLASSES == SYNTH_CLASSES
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path):
+    """PyYAML would keep the last value silently; DVC refuses such a file, and so do we, naming the key."""
+    text = (ROOT / "params.yaml").read_text().replace("seed: 42\n", "seed: 42\nseed: 7\n")
+    (tmp_path / "params.yaml").write_text(text)
+    with pytest.raises(ParamsError, match=r"key 'seed' is given twice in one mapping \(line \d+\)"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_empty_mel_bands_agree_with_librosa():
+    import warnings
+
+    import librosa
+    import numpy as np
+
+    from pipeline.audio.mfcc import empty_mel_bands
+
+    for sr, n_fft, n_mels, fmin, fmax in [(16000, 4, 40, 20.0, 8000.0), (16000, 128, 40, 20.0, 8000.0),
+                                          (16000, 512, 40, 20.0, 8000.0), (8000, 64, 80, 0.0, 4000.0),
+                                          (22050, 256, 128, 300.0, 3000.0)]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+        assert empty_mel_bands(sr, n_fft, n_mels, fmin, fmax) == int(np.sum(mel.max(axis=1) == 0))

@@ -115,6 +115,25 @@ def _mel(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) ->
     return m
 
 
+def _slaney_mel(hz: np.ndarray) -> np.ndarray:
+    """librosa.hz_to_mel(htk=False): linear below 1 kHz, logarithmic above."""
+    linear = hz / (200.0 / 3)
+    return np.where(hz >= 1000.0, 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), linear)
+
+
+def _slaney_hz(mel: np.ndarray) -> np.ndarray:
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
+
+
+def empty_mel_bands(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> int:
+    """How many of the Slaney mel filters get no FFT bin (librosa only warns, and their log-energies are
+    the floor: garbage features). Numpy only, so that params validation needs no librosa."""
+    edges = _slaney_hz(np.linspace(_slaney_mel(np.float64(fmin)), _slaney_mel(np.float64(fmax)), n_mels + 2))
+    bins = np.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1)
+    inside = (bins[None, :] > edges[:-2, None]) & (bins[None, :] < edges[2:, None])
+    return int(np.sum(~inside.any(axis=1)))
+
+
 def mel_matrix(cfg: MfccConfig) -> np.ndarray:
     """librosa's Slaney mel filter bank, (n_mels, n_fft//2 + 1) float32 (read-only).
 
