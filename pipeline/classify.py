@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import io as pio
 from pipeline.bench.runtimes import RUNTIMES
 from pipeline.export.formats import FORMATS
 from pipeline.errors import PipelineError
+from pipeline.runtime.bundle import Bundle, BundleError, check_samples, open_bundle
 from pipeline.models.families import FAMILIES, family_of
 
 
@@ -22,16 +22,9 @@ class ClipError(PipelineError):
     """The clip does not match the artefact's input."""
 
 
-def load_bundle(folder: Path) -> tuple[dict, Path]:
-    sidecars = [p for p in folder.glob("*.json")]
-    if len(sidecars) != 1:
-        raise ClipError(f"{folder}: expected one sidecar JSON in the bundle, found {len(sidecars)}")
-    meta = pio.read_json(sidecars[0])
-    return meta, folder / meta["file"]
-
-
-def check_clip(clip: np.ndarray, sample_rate: int, meta: dict) -> np.ndarray:
+def check_clip(clip: np.ndarray, sample_rate: int, bundle: Bundle) -> np.ndarray:
     """The clip as the end-to-end artefact takes it, or a ClipError naming expected vs actual."""
+    meta = bundle.meta
     if not family_of(meta["model"]).raw_audio:
         raw = [name for name, fam in FAMILIES.items() if fam.raw_audio]
         raise ClipError(f"{meta['variant']} takes {meta['input'].get('layout', 'MFCC features')}, not audio; "
@@ -46,13 +39,20 @@ def check_clip(clip: np.ndarray, sample_rate: int, meta: dict) -> np.ndarray:
         raise ClipError(f"length: expected {n_samples} samples ({f['clip_seconds']} s), got {len(clip)}")
     if clip.dtype != np.float32:
         raise ClipError(f"dtype: expected float32 samples in [-1, 1], got {clip.dtype}")
+    check_samples(clip, bundle)
     return clip.reshape(1, n_samples)
 
 
 def classify(folder: Path, clip: np.ndarray, sample_rate: int) -> tuple[str, np.ndarray]:
-    meta, artefact = load_bundle(folder)
-    x = check_clip(clip, sample_rate, meta)
-    run, _ = RUNTIMES[FORMATS[meta["format"]].runtime].load(str(artefact), 1)
+    bundle = open_bundle(folder)
+    meta = bundle.meta
+    x = check_clip(clip, sample_rate, bundle)
+    runtime = FORMATS[meta["format"]].runtime
+    try:
+        run, _ = RUNTIMES[runtime].load(str(bundle.artefact), 1)
+    except Exception as err:  # the SHA-256 matched: the runtime itself cannot take this file
+        raise ClipError(f"{bundle.artefact} ({bundle.variant}): {runtime} cannot load it: "
+                        f"{type(err).__name__}: {err}") from None
     scores = np.asarray(run(x), dtype=np.float64).reshape(-1)
     out = meta["output"]
     if out.get("scale"):
@@ -83,6 +83,9 @@ def main(argv: list[str]) -> int:
     try:
         clip, sr = read_wav(Path(argv[1]))
         label, scores = classify(Path(argv[0]), clip, sr)
+    except BundleError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except ClipError as err:
         print(f"error: {argv[1]}: {err}", file=sys.stderr)
         return 1

@@ -35,7 +35,20 @@ from pipeline.bench.runtimes import RUNTIMES
 
 
 class InputMismatch(ValueError):
-    """The inputs do not fit the artefact: wrong length or dtype. Never reshaped silently."""
+    """The inputs do not fit the artefact: wrong length, dtype or values. Never reshaped or clipped silently."""
+
+
+class LoadFailure(RuntimeError):
+    """The artefact could not be loaded by its runtime: the message names the variant and the file."""
+
+
+def check_values(x: np.ndarray, value_range: list[float] | None) -> None:
+    """Finite samples, inside the range the input takes (raw audio: [-1, 1])."""
+    finite = np.isfinite(x)
+    if not finite.all():
+        raise InputMismatch(f"{int(x.size - finite.sum())} of {x.size} input values are NaN or infinite")
+    if value_range is not None and x.size and (x.min() < value_range[0] or x.max() > value_range[1]):
+        raise InputMismatch(f"input values span [{x.min():.4g}, {x.max():.4g}], outside {value_range}")
 
 
 def prepare_inputs(x: np.ndarray, spec: dict) -> list[np.ndarray]:
@@ -46,6 +59,7 @@ def prepare_inputs(x: np.ndarray, spec: dict) -> list[np.ndarray]:
     """
     shape = [1, *spec["shape"][1:]]
     dtype = np.dtype(spec["dtype"])
+    check_values(x, spec.get("value_range"))
     expected = int(np.prod(shape))
     if x.ndim < 2 or int(np.prod(x.shape[1:])) != expected:
         raise InputMismatch(f"input {spec['name']!r} takes {expected} values per sample (shape {shape}); "
@@ -96,7 +110,12 @@ def benchmark_record(job: dict, threads: int, warmup: int, runs: int, load_repea
     load_ms = []
     for _ in range(load_repeats):
         t0 = time.perf_counter_ns()
-        run, run_extra = runtime.load(job["artefact"], threads, parity["output"] if parity else None)
+        try:
+            run, run_extra = runtime.load(job["artefact"], threads, parity["output"] if parity else None)
+        except Exception as err:
+            raise LoadFailure(f"{job['id']}: {job['runtime']} cannot load {job['artefact']}: "
+                              f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+                              ) from err
         load_ms.append((time.perf_counter_ns() - t0) / 1e6)
     inputs = prepare_inputs(np.load(job["inputs"]), job["input"])
     for i in range(warmup):
@@ -139,8 +158,13 @@ def main(argv: list[str]) -> int:
     spec = json.loads(open(argv[0]).read())
     records = {}
     for job in spec["jobs"]:
-        records[job["id"]] = benchmark_record(job, spec["threads"], spec["warmup"], spec["runs"],
-                                              spec["load_repeats"], spec.get("count_inputs", 0))
+        try:
+            records[job["id"]] = benchmark_record(job, spec["threads"], spec["warmup"], spec["runs"],
+                                                  spec["load_repeats"], spec.get("count_inputs", 0))
+        except (LoadFailure, InputMismatch) as err:  # one line naming the variant, not two tracebacks
+            print(f"harness: {job['id']}: {err}" if isinstance(err, InputMismatch) else f"harness: {err}",
+                  file=sys.stderr)
+            return 1
     out = {"machine": platform.machine(), "python": platform.python_version(), "records": records}
     tmp = f"{argv[1]}.tmp{os.getpid()}"
     with open(tmp, "w") as f:

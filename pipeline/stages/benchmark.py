@@ -16,7 +16,7 @@ import numpy as np
 from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.bench.runtimes import FEATURE_OUTPUT
-from pipeline.errors import UsageError
+from pipeline.errors import DataError, UsageError
 from pipeline.export.formats import FORMATS
 from pipeline.log import info
 from pipeline.models.evaluate import accuracy, agreement
@@ -52,9 +52,14 @@ def harness_spec(p: Params, level: str, inputs: dict[str, Path], host: bool) -> 
             continue
         meta = pio.read_json(folder / entry["sidecar"])
         e2e = family_of(meta["model"]).raw_audio
+        artefact = folder / entry["file"]
+        if pio.sha256_file(artefact) != meta["sha256"]:
+            raise DataError(f"{artefact} ({vid}): its SHA-256 is not the one in its sidecar {entry['sidecar']}: the "
+                            f"file was changed after convert; rebuild it with `dvc repro convert@{level}`")
         job = {"id": vid, "runtime": FORMATS[meta["format"]].runtime,
                "inputs": str(inputs["audio" if e2e else "features"].resolve()),
-               "artefact": str((folder / entry["file"]).resolve()), "input": meta["input"],
+               "artefact": str(artefact.resolve()),
+               "input": {**meta["input"], "value_range": [-1.0, 1.0]} if e2e else meta["input"],
                "model": meta["model"], "size_bytes": meta["size_bytes"], "reference_kernels": host}
         if e2e and host:  # the in-graph MFCCs against the training features, every test clip
             job["parity"] = {"output": FEATURE_OUTPUT, "reference": str(inputs["features"].resolve())}

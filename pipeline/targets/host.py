@@ -41,7 +41,10 @@ def run_harness_host(target: HostTarget, spec: dict, workdir: Path) -> dict[str,
             res = subprocess.run([sys.executable, "-m", "pipeline.bench.harness", str(jobs), str(out)],
                                  capture_output=True, text=True, env=harness_env(spec["threads"]))
             if res.returncode != 0:
-                raise PipelineError(f"benchmark of {job['id']} ({job['artefact']}) on the host failed:\n"
-                                    f"{res.stderr[-3000:]}")
+                said = [line for line in res.stderr.splitlines() if line.startswith("harness: ")]
+                if said:  # the harness named what went wrong: that line, not a traceback
+                    raise PipelineError(f"benchmark on the host failed: {said[-1].removeprefix('harness: ')}")
+                raise RuntimeError(f"benchmark of {job['id']} ({job['artefact']}) on the host failed:\n"
+                                   f"{res.stderr[-3000:]}")
             records.update(json.loads(out.read_text())["records"])
     return records

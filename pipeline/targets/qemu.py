@@ -23,7 +23,19 @@ from pipeline.errors import PipelineError
 from pipeline.targets.boards import BOARD_CORES, BOARDS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-ARM_CACHE = Path(os.environ.get("PIPELINE_ARM_CACHE") or PROJECT_ROOT / ".cache" / "arm")
+
+
+def workspace_root(project: Path = PROJECT_ROOT) -> Path:
+    """The user's checkout. `dvc exp run --temp` and `--queue` run the stages in a copy under
+    <checkout>/.dvc/tmp/exps/, which holds only what git tracks: the emulation cache is the checkout's."""
+    parts = project.parts
+    for i in range(len(parts) - 3):
+        if parts[i:i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return project
+
+
+ARM_CACHE = Path(os.environ.get("PIPELINE_ARM_CACHE") or workspace_root() / ".cache" / "arm")
 SYSROOT = ARM_CACHE / "sysroot"
 GUEST_PYTHON = SYSROOT / "usr" / "bin" / "python3.11"
 GUEST_SITE = ARM_CACHE / "site-packages"

@@ -1,0 +1,124 @@
+"""The promises of the README under `dvc repro`, `dvc exp run` and bad input, on the built tiny project.
+
+Runs after test_pipeline_e2e.py (the shared project is built and up to date); each test leaves the
+project as it found it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, run
+from pipeline import io as pio
+
+pytestmark = pytest.mark.e2e
+
+
+def every_output(project: Path) -> dict[str, str]:
+    """sha256 of every file the pipeline writes (data, models, reports), the ones DVC does not cache included."""
+    return {str(p.relative_to(project)): pio.sha256_file(p)
+            for top in ("data", "models", "reports") for p in sorted((project / top).rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("key,value", [("features.n_fft", 4), ("data.folder", "data/nowhere")])
+def test_a_bad_param_under_dvc_repro_leaves_every_output_as_it_was(built_project: Path, key, value):
+    params_file = built_project / "params.yaml"
+    good = params_file.read_text()
+    before = every_output(built_project)
+    raw = yaml.safe_load(good)
+    section, name = key.split(".")
+    raw[section][name] = value
+    params_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+    try:
+        res = run(["dvc", "repro"], built_project, check=False, timeout=600)
+    finally:
+        params_file.write_text(good)
+    assert res.returncode != 0
+    assert key in res.stdout + res.stderr or value in res.stdout + res.stderr
+    assert every_output(built_project) == before
+
+
+def test_outputs_get_the_users_umask(built_project: Path):
+    """Like any other file (a teammate, a web server or a shared cache can read them), not mkstemp's and
+    mkdtemp's private 0600 / 0700."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for rel in ("reports/report.md", "reports/metrics.json", "data/audio", "models/keras", "models/variants/int8",
+                "models/variants/int8/keras.tflite.int8/keras.tflite.int8.tflite"):
+        path = built_project / rel
+        want = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert stat.S_IMODE(path.stat().st_mode) == want, f"{rel}: {oct(stat.S_IMODE(path.stat().st_mode))}"
+
+
+def test_a_killed_write_leaves_nothing_dvc_sees_and_the_next_write_clears_it(built_project: Path):
+    level = built_project / "models/variants/fp32"
+    litter = level.with_name(".fp32.killed.tmp")  # what kill -9 during replace_dir leaves
+    litter.mkdir()
+    (litter / "half.onnx").write_bytes(b"\0" * 10)
+    assert "up to date" in run(["dvc", "status"], built_project).stdout  # ignored: report is not stale
+    files = {str(p.relative_to(level)): p.read_bytes() for p in sorted(level.rglob("*")) if p.is_file()}
+    pio.replace_dir(level, files)  # the next run of convert@fp32 writes the same folder
+    assert not litter.exists()
+    assert "up to date" in run(["dvc", "status"], built_project).stdout
+
+
+def test_an_experiment_in_a_temporary_copy_measures_the_emulated_target(built_project: Path):
+    """`dvc exp run --temp` runs in <checkout>/.dvc/tmp/exps/..., which has no .cache/arm: the emulation
+    cache is found in the checkout, so an optional target is measured, not skipped in silence."""
+    cache = built_project / ".cache" / "arm"
+    cache.parent.mkdir(exist_ok=True)
+    if not cache.exists():
+        cache.symlink_to(ROOT / ".cache" / "arm")  # where a user's `make arm` puts it
+    env = {k: v for k, v in os.environ.items() if k != "PIPELINE_ARM_CACHE"}
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    res = subprocess.run(["dvc", "exp", "run", "--temp", "-S", "targets.cortex-a53.required=false", "-f", "-s",
+                          "benchmark@cortex-a53-fp32"], cwd=built_project, env=env, capture_output=True, text=True,
+                         timeout=900)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert "instructions per inference" in out and "skipped" not in out, out[-3000:]
+
+
+def classify(project: Path, bundle: Path, wav: Path):
+    return run([str(ROOT / ".venv" / "bin" / "python"), "-m", "pipeline", "classify", str(bundle), str(wav)], project,
+               check=False)
+
+
+def test_classify_refuses_what_would_give_a_confident_wrong_answer(built_project: Path, tmp_path: Path):
+    import shutil
+
+    import numpy as np
+    import soundfile as sf
+
+    level = built_project / "models/variants/int8"
+    bundle = level / "keras_e2e.tflite.int8"
+    good = np.zeros(16000, np.float32)
+    cases = {"nan.wav": np.full(16000, np.nan, np.float32), "loud.wav": np.full(16000, 3.0, np.float32)}
+    for name, clip in cases.items():
+        sf.write(tmp_path / name, clip, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "ok.wav", good, 16000, subtype="FLOAT")
+
+    res = classify(built_project, bundle, tmp_path / "nan.wav")
+    assert res.returncode == 1 and "16000 of 16000 samples are NaN" in res.stderr and "keras_e2e.tflite.int8" in res.stderr
+    res = classify(built_project, bundle, tmp_path / "loud.wav")
+    assert res.returncode == 1 and "samples reach 3" in res.stderr and "[-1, 1]" in res.stderr
+    res = classify(built_project, level, tmp_path / "ok.wav")
+    assert res.returncode == 1 and "is a level folder" in res.stderr and "Traceback" not in res.stderr
+    res = classify(built_project, level / "logreg.onnx.int8" if (level / "logreg.onnx.int8").is_dir()
+                   else built_project / "models/variants/fp32/logreg.onnx.fp32", tmp_path / "ok.wav")
+    assert res.returncode == 1 and "not audio" in res.stderr and "keras_e2e" in res.stderr
+    assert "its keras_e2e bundle" not in res.stderr
+
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(bundle, corrupt / bundle.name)
+    artefact = corrupt / bundle.name / f"{bundle.name}.tflite"
+    artefact.write_bytes(artefact.read_bytes()[:1000])
+    res = classify(built_project, corrupt / bundle.name, tmp_path / "ok.wav")
+    assert res.returncode == 1 and "SHA-256" in res.stderr and str(artefact) in res.stderr
+    assert "Traceback" not in res.stderr
