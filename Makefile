@@ -6,9 +6,9 @@ VENV := .venv
 STAMP := $(VENV)/.lock-sha256
 LOCK_SHA := $(shell sha256sum requirements.lock | cut -d' ' -f1)
 
-.PHONY: setup env arm browser repro test bench clean-env
+.PHONY: setup env arm plots browser repro test bench clean-env
 
-setup: env arm
+setup: env arm plots
 
 env:
 	@if [ ! -x $(VENV)/bin/python ] || [ "$$(cat $(STAMP) 2>/dev/null)" != "$(LOCK_SHA)" ]; then \
@@ -22,6 +22,10 @@ env:
 
 arm:
 	@bash scripts/provision_arm.sh
+
+plots:  # the offline page template of `dvc plots show` (vega from npm, inlined)
+	@command -v npm >/dev/null || { echo "plots: installing Debian's npm"; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >/dev/null || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >/dev/null; }; }
+	@$(VENV)/bin/python scripts/plots_template.py
 
 browser:  # Debian's chromium, for the test that opens the HTML report headless
 	@bash scripts/install_browser.sh

@@ -46,10 +46,12 @@ def scratch_dir(stage: str):
 
 
 def main(argv: list[str]) -> int:
-    if os.environ.get("PYTHONHASHSEED") != "0":
-        # Libraries iterate sets of names (tf2onnx, onnxruntime's quantizer): a fixed hash seed keeps
-        # every artefact byte-identical between runs. Re-executing is the only way to set it.
-        os.execve(sys.executable, [sys.executable, "-m", "pipeline", *argv], {**os.environ, "PYTHONHASHSEED": "0"})
+    from pipeline.pins import is_pinned, pinned_env
+
+    if not is_pinned():
+        # The hash seed and the kernels are fixed before any library loads (pipeline/pins.py): the same
+        # params give the same bytes on any AVX2 machine. Re-executing is the only way to set them.
+        os.execve(sys.executable, [sys.executable, "-m", "pipeline", *argv], pinned_env())
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__ + "\nstages: " + ", ".join(f"{s} {' '.join(a)}".strip() for s, a in STAGES.items()))
         return 0 if argv else 2

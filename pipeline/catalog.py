@@ -74,6 +74,12 @@ STAGES: dict[str, StageIO] = {
 }
 
 
+# The stages whose outputs are byte-identical on any x86-64 CPU with AVX2 and FMA (pipeline/pins.py), proven
+# by tests/test_cross_cpu.py and checked against dvc.lock by scripts/check_reproducible.sh. From train_keras
+# on, TensorFlow's and onnxruntime's own kernel dispatch (calibration included) is not pinned: machine-specific.
+REPRODUCIBLE_STAGES = ("synthesize", "features", "train_sklearn")
+
+
 def level_dir(level: str) -> Path:
     return LEVEL_VARIANTS.path(level=level)
 

@@ -122,3 +122,23 @@ def test_classify_refuses_what_would_give_a_confident_wrong_answer(built_project
     res = classify(built_project, corrupt / bundle.name, tmp_path / "ok.wav")
     assert res.returncode == 1 and "SHA-256" in res.stderr and str(artefact) in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_dvc_plots_page_renders_offline(built_project: Path, tmp_path: Path):
+    """`make setup` points DVC at a template with vega, vega-lite and vega-embed inlined from npm: the page
+    DVC writes renders every plot in a browser that cannot reach any network (DVC's own loads a CDN)."""
+    from test_report_browser import find_chromium, load
+
+    template = ROOT / ".cache" / "plots" / "offline.html"
+    assert template.is_file(), "run `make setup` (scripts/plots_template.py)"
+    run(["dvc", "config", "--local", "plots.html_template", str(template)], built_project)
+    run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], built_project)
+    page = tmp_path / "plots" / "index.html"
+    assert "cdn.jsdelivr" not in page.read_text()
+    binary = find_chromium()
+    if binary is None and not os.environ.get("CI"):
+        pytest.skip("no headless Chromium (make setup installs it)")
+    seen = load(binary, page, tmp_path / "browser")
+    assert seen["loaded"] and seen["problems"] == [], seen["problems"]
+    plots = len(yaml.safe_load((built_project / "dvc.yaml").read_text())["stages"]["report"]["plots"]) + 1
+    assert seen["dom"].count("<canvas") >= plots  # vega-embed drew each plot (keras history, size, latency, cost)

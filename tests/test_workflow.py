@@ -30,7 +30,8 @@ def test_every_job_runs_in_a_debian_12_container():
 def test_jobs_run_the_scripts_ci_and_the_tests_run():
     assert "bash .ci/run" in commands("test")
     assert "bash scripts/ci_compare.sh params.ci.yaml" in commands("compare")
-    for script in (".ci/run", "scripts/ci_compare.sh", "params.ci.yaml"):
+    assert "bash scripts/check_reproducible.sh HEAD" in commands("reproducible")
+    for script in (".ci/run", "scripts/ci_compare.sh", "scripts/check_reproducible.sh", "params.ci.yaml"):
         assert (ROOT / script).is_file(), script
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
