@@ -83,3 +83,25 @@ def test_every_level_has_a_converter_per_format_and_a_calibration_flag():
 
     assert list(ONNX_LEVELS) == list(TFLITE_LEVELS) == list(QUANTIZATION_LEVELS)
     assert [n for n, lvl in QUANTIZATION_LEVELS.items() if lvl.calibrated] == ["int8", "int16x8"]
+
+
+def test_mlp_onnx_fp16_builds_a_file_onnxruntime_loads(data):
+    """It was listed as not applicable although the file was built and failed to load (a converter defect)."""
+    X, _ = data
+    src, model = source(MLPSpec(type="mlp", hidden_layer_sizes=(32,), alpha=1e-4, max_iter=100), data)
+    built = convert(src, "onnx", "fp16")
+    assert built.input["dtype"] == "float32" and built.output["dtype"] == "float32"  # float I/O kept
+    assert np.mean(run_onnx(built, X) == model.predict(skm.flatten(X))) >= 0.98
+
+
+def test_a_converter_that_raises_is_failed_not_not_applicable(data, monkeypatch):
+    from pipeline.export import onnx as onnx_export
+    from pipeline.export.common import ConversionFailed
+
+    def broken(model, calibration):
+        raise KeyError("some node")
+
+    monkeypatch.setitem(onnx_export.ONNX_LEVELS, "fp16", broken)
+    src, _ = source(MLPSpec(type="mlp", hidden_layer_sizes=(8,), alpha=1e-4, max_iter=20), data)
+    with pytest.raises(ConversionFailed, match="onnxruntime's tools raised: KeyError"):
+        convert(src, "onnx", "fp16")

@@ -223,3 +223,17 @@ def test_html_is_balanced_self_contained_and_deterministic(full_report, full_htm
     assert full_html.count("<svg") == 6  # size vs accuracy, host latency, 2 streaming loads, a53, training
     assert "<code>-cpu cortex`a72</code>" in full_html and "no | kernel" in full_html
     assert html.render(full_report) == full_html
+
+
+def test_failed_variants_have_their_own_table_and_reasons_are_grouped():
+    indexes = {"fp32": {"a.tflite.fp32": {"status": "not_applicable", "reason": "no TFLite converter"},
+                        "b.tflite.fp32": {"status": "not_applicable", "reason": "no TFLite converter"},
+                        "c.onnx.fp32": {"status": "failed", "error": "KeyError: 'x'"}}}
+    metrics = tables.build_metrics(indexes, {"host": {}}, [])
+    assert tables.not_applicable_rows(metrics) == [
+        {"variant": "a.tflite.fp32, b.tflite.fp32", "reason": "no TFLite converter",
+         "variants": ["a.tflite.fp32", "b.tflite.fp32"]}]
+    assert tables.failed_rows(metrics) == [{"variant": "c.onnx.fp32", "error": "KeyError: 'x'"}]
+    md = markdown.render(model.build([], {}, tables.not_applicable_rows(metrics), 1,
+                                      failed=tables.failed_rows(metrics)))
+    assert "## Failed" in md and "KeyError: 'x'" in md and md.count("no TFLite converter") == 1

@@ -17,6 +17,15 @@ class NotApplicable(Exception):
         return str(self)
 
 
+class ConversionFailed(Exception):
+    """The converter raised, or built a file its runtime cannot load: a defect to fix, reported as
+    `failed` with the error (never as not_applicable, which is for what a format cannot express)."""
+
+    @property
+    def error(self) -> str:
+        return str(self)
+
+
 @dataclass(frozen=True)
 class Source:
     """An unconverted model, as the converters need it.

@@ -7,20 +7,22 @@ from typing import Callable
 
 from pipeline.export import onnx as onnx_export
 from pipeline.export import tflite as tflite_export
-from pipeline.export.common import Built, NotApplicable, Source
+from pipeline.export.common import Built, ConversionFailed, NotApplicable, Source
 from pipeline.variants import REFERENCE_LEVEL
 
 Converter = Callable[[Source, str], Built]
 
 
-_FP32_CACHE: dict[tuple, object] = {}  # the fp32 graph is the input of every level: build it once
+# The fp32 graph is the input of every level and of both Keras families: built once per model object
+# (the value keeps the model alive, so its id is never reused for another one).
+_FP32_CACHE: dict[tuple, tuple[object, object]] = {}
 
 
 def _fp32(builder, source: Source):
-    key = (builder.__name__, str(source.saved_model_dir or source.name))
+    key = (builder.__name__, str(source.saved_model_dir) if source.saved_model_dir else id(source.model))
     if key not in _FP32_CACHE:
-        _FP32_CACHE[key] = builder(source)
-    return _FP32_CACHE[key]
+        _FP32_CACHE[key] = (source.model, builder(source))
+    return _FP32_CACHE[key][1]
 
 
 def onnx_converter(fp32_builder, wrap=None):
@@ -35,7 +37,7 @@ def onnx_converter(fp32_builder, wrap=None):
         except Exception as err:
             if level == REFERENCE_LEVEL:
                 raise
-            raise NotApplicable(f"onnxruntime's tools failed to build this level: {_first_line(err)}") from err
+            raise ConversionFailed(f"onnxruntime's tools raised: {_first_line(err)}") from err
         if wrap is not None:
             model = wrap(model, source)
         data = model.SerializeToString()
@@ -44,16 +46,27 @@ def onnx_converter(fp32_builder, wrap=None):
     return convert
 
 
+def _tflite_bytes(build, source: Source, level: str) -> bytes:
+    try:
+        return build(source, level)
+    except NotApplicable:
+        raise
+    except Exception as err:
+        if level == REFERENCE_LEVEL:
+            raise
+        raise ConversionFailed(f"the TFLite converter raised: {_first_line(err)}") from err
+
+
 def tflite_converter(source: Source, level: str) -> Built:
-    data = tflite_export.convert_tflite(source, level)
+    data = _tflite_bytes(tflite_export.convert_tflite, source, level)
     return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level))
 
 
 def tflite_e2e_converter(source: Source, level: str) -> Built:
     from pipeline.export.e2e import e2e_tflite
 
-    data = e2e_tflite(source.model, source.mfcc, source.n_samples, level, source.calibration_audio,
-                      saved_model_dir=source.saved_model_dir)
+    data = _tflite_bytes(lambda s, lvl: e2e_tflite(s.model, s.mfcc, s.n_samples, lvl, s.calibration_audio,
+                                                   saved_model_dir=s.saved_model_dir), source, level)
     return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level))
 
 
@@ -75,7 +88,7 @@ def _loaded_spec(io_spec, data: bytes, runtime: str, level: str):
     except Exception as err:
         if level == REFERENCE_LEVEL:
             raise
-        raise NotApplicable(f"the {level} file was built but {runtime} cannot load it: {_first_line(err)}") from err
+        raise ConversionFailed(f"the {level} file was built but {runtime} cannot load it: {_first_line(err)}") from err
 
 
 def not_applicable(reason: str) -> Converter:

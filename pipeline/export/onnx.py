@@ -153,7 +153,11 @@ def level_fp16(model, calibration):
                             "a float16 graph would only wrap them in casts")
     from onnxconverter_common import float16
 
-    return finish(float16.convert_float_to_float16(model, keep_io_types=True))
+    # skl2onnx graphs (an ai.onnx.ml Scaler ahead of the MLP) hold Cast nodes the pass retypes to float16
+    # while their consumers stay float32: the file then fails to load. Keeping those Casts in float32
+    # (the pass adds the casts around them) gives a graph onnxruntime loads; Keras graphs have no ml ops.
+    blocked = [n.name for n in model.graph.node if n.op_type == "Cast"] if _ml_operators(model) else []
+    return finish(float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=blocked))
 
 
 def level_dynamic_int8(model, calibration):

@@ -177,7 +177,9 @@ E2E_COLUMNS = (
     Column("Streaming load (of hop budget)", "streaming_load", _pct),
 )
 
-NOT_APPLICABLE_COLUMNS = (_text("Variant", "variant"), _text("Why it cannot be built", "reason"))
+NOT_APPLICABLE_COLUMNS = (_text("Variants", "variant"), _text("Why they cannot be built", "reason"))
+FAILED_COLUMNS = (_text("Variant", "variant"), _text("Error (a defect: the converter raised, or its runtime "
+                                                     "cannot load the file)", "error"))
 
 KERNEL_NOTE = ("The same files on the runtimes' reference kernels (onnxruntime with graph optimisation off, so every "
                "Q/DQ node runs as written; TFLite's reference op resolver), over the whole test split. For these "
@@ -264,7 +266,7 @@ def training_section(history: list[dict]) -> Section:
 
 def build(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_applicable: list[dict], threads: int,
           parity: list[dict] = (), e2e: dict[str, list[dict]] | None = None, hop_ms: float = 20.0,
-          kernels: list[dict] = (), history: list[dict] = ()) -> Report:
+          kernels: list[dict] = (), history: list[dict] = (), failed: list[dict] = ()) -> Report:
     """targets: emulated target -> (its params, tables.target_rows); e2e: target ("host" too) -> e2e rows."""
     e2e = e2e or {}
     sections = host_sections(host, threads)
@@ -281,6 +283,8 @@ def build(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_app
     for name, (target, rows) in targets.items():
         sections.append(target_section(name, target, rows))
         sections += e2e_section(name, e2e.get(name, []), hop_ms, estimate=True)
+    if failed:
+        sections.append(Section("Failed", table=Table(tuple(failed), FAILED_COLUMNS)))
     if not_applicable:
         sections.append(Section("Not applicable", table=Table(tuple(not_applicable), NOT_APPLICABLE_COLUMNS)))
     if history:

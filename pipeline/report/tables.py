@@ -58,8 +58,8 @@ def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], e
         for vid, entry in sorted(index.items()):
             model, fmt, lvl = split_variant_id(vid)
             m = {"model": model, "format": fmt, "quantization": lvl, "status": entry["status"]}
-            if entry["status"] != "ok":
-                metrics[vid] = {**m, "reason": entry["reason"]}
+            if entry["status"] != "ok":  # not_applicable: its reason; failed: the error
+                metrics[vid] = {**m, **{k: entry[k] for k in ("reason", "error") if k in entry}}
                 continue
             host = bench.get("host", {}).get(level, {}).get(vid)
             if host is None:
@@ -146,7 +146,18 @@ def target_rows(metrics: dict, target: str) -> list[dict]:
 
 
 def not_applicable_rows(metrics: dict) -> list[dict]:
-    return [{"variant": vid, "reason": m["reason"]} for vid, m in ordered(metrics) if m["status"] != "ok"]
+    """One row per reason, with the variants it covers (15 variants share "scikit-learn has no TFLite
+    converter"): the list reads as what the formats cannot do, not as a wall of repeats."""
+    grouped: dict[str, list[str]] = {}
+    for vid, m in ordered(metrics):
+        if m["status"] == "not_applicable":
+            grouped.setdefault(m["reason"], []).append(vid)
+    return [{"variant": ", ".join(vids), "reason": reason, "variants": vids} for reason, vids in grouped.items()]
+
+
+def failed_rows(metrics: dict) -> list[dict]:
+    """Conversions that raised or built a file their runtime rejects: defects, with the error."""
+    return [{"variant": vid, "error": m["error"]} for vid, m in ordered(metrics) if m["status"] == "failed"]
 
 
 def _cost(m: dict, target: str) -> tuple[float | None, int | None]:

@@ -15,7 +15,7 @@ from pipeline import io as pio
 from pipeline.audio.mfcc import MfccConfig
 from pipeline.errors import UsageError
 from pipeline.export.bundle import bundle_readme
-from pipeline.export.common import NotApplicable
+from pipeline.export.common import ConversionFailed, NotApplicable
 from pipeline.export.formats import FORMATS
 from pipeline.export.levels import QUANTIZATION_LEVELS
 from pipeline.log import info
@@ -56,6 +56,10 @@ def run(p: Params, level: str) -> None:
                 except NotApplicable as na:
                     index[vid] = {"status": "not_applicable", "reason": na.reason}
                     info(f"convert@{level}: {vid}: not applicable: {na.reason}")
+                    continue
+                except ConversionFailed as failed:  # recorded and reported; compare fails on it
+                    index[vid] = {"status": "failed", "error": failed.error}
+                    info(f"convert@{level}: {vid}: FAILED: {failed.error}")
                     continue
                 file = f"{vid}{FORMATS[fmt].suffix}"
                 files[f"{vid}/{file}"] = built.data

@@ -37,9 +37,12 @@ def run(p: Params) -> None:
     parity = tables.parity_rows(metrics)
     e2e = {t: tables.e2e_rows(metrics, t, p.data.clip_seconds, hop) for t in ["host", *emulated]}
     kernels = tables.kernel_deviation_rows(host)
+    failed = tables.failed_rows(metrics)
     report = model.build(host, targets, na, p.benchmark.threads, parity=parity, e2e=e2e, hop_ms=hop, kernels=kernels,
-                         history=history)
+                         history=history, failed=failed)
     pio.atomic_write_text(cat.REPORT_MD.path(), markdown.render(report))
     pio.atomic_write_text(cat.REPORT_HTML.path(), html.render(report))
     pio.write_json(cat.METRICS.path(), metrics)
-    info(f"report: {len(metrics)} variants ({len(na)} not applicable) -> {cat.METRICS.template}, {cat.REPORT_MD.template}, {cat.REPORT_HTML.template}")
+    counts = {s: sum(m["status"] == s for m in metrics.values()) for s in ("ok", "not_applicable", "failed")}
+    info(f"report: {len(metrics)} variants {counts} -> {cat.METRICS.template}, {cat.REPORT_MD.template}, "
+         f"{cat.REPORT_HTML.template}")
