@@ -44,6 +44,7 @@ REPORT_MD = Dataset("reports/report.md", "the report, Markdown")
 REPORT_HTML = Dataset("reports/report.html", "the report, self-contained HTML")
 SIZE_ACCURACY_PLOT = Dataset("reports/plots/size_accuracy.csv", "size vs accuracy per variant (DVC plot)")
 LATENCY_PLOT = Dataset("reports/plots/latency.csv", "host p50 per variant (DVC plot)")
+CONFUSION_PLOTS = Dataset("reports/plots/confusion", "per variant: actual and predicted class of every test clip")
 TARGET_COST_PLOT = Dataset("reports/plots/target_cost.csv", "instructions and estimated latency per emulated target")
 
 # Each stage's temporary files (SavedModels, harness inputs) live here, not in the system's temporary
@@ -69,8 +70,9 @@ STAGES: dict[str, StageIO] = {
     "train_keras": StageIO((CHECKED, FEATURES), (KERAS_MODEL, KERAS_HISTORY)),
     "convert": StageIO((CHECKED, SKLEARN_MODELS, KERAS_MODEL, FEATURES, AUDIO_SPLITS), (LEVEL_VARIANTS,)),
     "benchmark": StageIO((CHECKED, LEVEL_VARIANTS, FEATURES, AUDIO_SPLITS), (LEVEL_BENCH,)),
-    "report": StageIO((CHECKED, BENCH, VARIANTS),
-                      (METRICS, REPORT_MD, REPORT_HTML, SIZE_ACCURACY_PLOT, LATENCY_PLOT, TARGET_COST_PLOT)),
+    "report": StageIO((CHECKED, FEATURES, BENCH, VARIANTS),
+                      (METRICS, REPORT_MD, REPORT_HTML, SIZE_ACCURACY_PLOT, LATENCY_PLOT, TARGET_COST_PLOT,
+                       CONFUSION_PLOTS)),
 }
 
 

@@ -128,13 +128,17 @@ def read_yaml(path: Path | str, error: type[Exception], missing: str) -> Any:
         raise error(f"{path}: not valid YAML: {err}") from None
 
 
-def write_csv(path: Path | str, rows: Iterable[Mapping[str, Any]], fieldnames: list[str]) -> Path:
+def csv_text(rows: Iterable[Mapping[str, Any]], fieldnames: list[str]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fieldnames, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(row)
-    return atomic_write_text(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def write_csv(path: Path | str, rows: Iterable[Mapping[str, Any]], fieldnames: list[str]) -> Path:
+    return atomic_write_text(path, csv_text(rows, fieldnames))
 
 
 def read_csv(path: Path | str) -> list[dict[str, str]]:

@@ -22,7 +22,7 @@ def data():
 def source(spec, data):
     X, y = data
     model = skm.fit_classifier(spec, 0, X, y)
-    return Source(spec.type, "sklearn", skm.flatten(X[:20]), model=model), model
+    return Source(spec.type, "sklearn", X[:20], model=model), model
 
 
 def run_onnx(built, X, reference=False):
@@ -35,18 +35,18 @@ def run_onnx(built, X, reference=False):
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     sess = ort.InferenceSession(built.data, opts, providers=["CPUExecutionProvider"])
     return np.array([sess.run([built.output["name"]], {built.input["name"]: x[None]})[0].argmax()
-                     for x in skm.flatten(X)])
+                     for x in X])
 
 
 def test_mlp_onnx_levels_agree_with_source(data):
     X, _ = data
     src, model = source(MLPSpec(type="mlp", hidden_layer_sizes=(128,), alpha=1e-4, max_iter=200), data)
-    ref = model.predict(skm.flatten(X))
+    ref = model.predict(skm.features(X))
     sizes = {}
     for level in ("fp32", "dynamic_int8", "int8"):
         built = convert(src, "onnx", level)
         sizes[level] = len(built.data)
-        assert built.input["shape"] == [1, 256] and built.input["dtype"] == "float32"
+        assert built.input["shape"] == [1, 8, 32] and built.input["dtype"] == "float32"  # the MFCC matrix
         # The file, not this CPU's fused int8 kernels: on x86 without VNNI those saturate (this MLP's int8
         # agreement drops to 0.44 there), which the benchmark reports as a host-kernel deviation.
         agreement = np.mean(run_onnx(built, X, reference=True) == ref)
@@ -91,7 +91,7 @@ def test_mlp_onnx_fp16_builds_a_file_onnxruntime_loads(data):
     src, model = source(MLPSpec(type="mlp", hidden_layer_sizes=(32,), alpha=1e-4, max_iter=100), data)
     built = convert(src, "onnx", "fp16")
     assert built.input["dtype"] == "float32" and built.output["dtype"] == "float32"  # float I/O kept
-    assert np.mean(run_onnx(built, X) == model.predict(skm.flatten(X))) >= 0.98
+    assert np.mean(run_onnx(built, X) == model.predict(skm.features(X))) >= 0.98
 
 
 def test_a_converter_that_raises_is_failed_not_not_applicable(data, monkeypatch):
@@ -105,3 +105,31 @@ def test_a_converter_that_raises_is_failed_not_not_applicable(data, monkeypatch)
     src, _ = source(MLPSpec(type="mlp", hidden_layer_sizes=(8,), alpha=1e-4, max_iter=20), data)
     with pytest.raises(ConversionFailed, match="onnxruntime's tools raised: KeyError"):
         convert(src, "onnx", "fp16")
+
+
+def test_summary_statistics_in_the_graph_equal_numpy():
+    """The statistics the estimators were trained on, computed by the artefact's own operators."""
+    import onnxruntime as ort
+
+    from pipeline.models.summary import summary_graph, summary_stats
+
+    rng = np.random.default_rng(1)
+    X = (rng.normal(size=(6, 20, 51)) * np.linspace(120, 5, 20)[None, :, None] - 250).astype(np.float32)
+    sess = ort.InferenceSession(summary_graph(20, 51, 17, 8).SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"mfcc": X})[0]
+    want = summary_stats(X)
+    assert got.shape == want.shape == (6, 100)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-4)
+    assert np.allclose(want[:, :20], X.mean(axis=2), atol=1e-3) and np.allclose(want[:, 80:], X.max(axis=2))
+
+
+def test_svc_takes_the_mfcc_matrix_and_agrees(data):
+    from pipeline.models.sklearn_models import SVCSpec
+
+    X, _ = data
+    src, model = source(SVCSpec(type="svc", C=10.0, gamma="scale"), data)
+    built = convert(src, "onnx", "fp32")
+    assert built.input["shape"] == [1, 8, 32]
+    assert np.array_equal(run_onnx(built, X), model.predict(skm.features(X)))
+    with pytest.raises(NotApplicable, match="SVMClassifier"):
+        convert(src, "onnx", "int8")

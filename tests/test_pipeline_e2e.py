@@ -15,14 +15,15 @@ from pipeline import io as pio
 
 pytestmark = pytest.mark.e2e
 
-MODELS = ["keras", "keras_e2e", "logreg", "mlp", "random_forest"]
+SKLEARN = ["logreg", "mlp", "random_forest", "svc"]
+MODELS = ["keras", "keras_e2e", *SKLEARN, *(f"{m}_e2e" for m in SKLEARN)]
 LEVELS = ["fp32", "fp16", "dynamic_int8", "int8", "int16x8"]
 FORMATS = ["onnx", "tflite"]
 HOST_FIELDS = ["latency_p50_us", "latency_p90_us", "latency_p99_us", "load_ms", "peak_rss_mb"]
 # Built on every machine with the pinned stack; everything else must be not_applicable with a reason.
 EXPECTED_BUILT = ({f"{m}.{f}.{q}" for m in ("keras", "keras_e2e") for f in FORMATS for q in LEVELS}
-                  | {f"{m}.onnx.fp32" for m in ("logreg", "mlp", "random_forest")}
-                  | {f"mlp.onnx.{q}" for q in ("fp16", "dynamic_int8", "int8", "int16x8")})
+                  | {f"{m}{e}.onnx.fp32" for m in SKLEARN for e in ("", "_e2e")}
+                  | {f"mlp{e}.onnx.{q}" for q in ("fp16", "dynamic_int8", "int8", "int16x8") for e in ("", "_e2e")})
 
 
 def tracked_outputs(project: Path) -> dict[str, str]:
@@ -56,7 +57,7 @@ def test_models_saved_without_pickle(built_project: Path):
         model = skm.loads(data)
         X = pio.read_npz(built_project / "data/features.npz")["X_test"]
         ref = pio.read_npz(built_project / "models/sklearn" / name / "reference.npz")["pred_test"]
-        assert np.array_equal(model.predict(skm.flatten(X)), ref)
+        assert np.array_equal(model.predict(skm.features(X)), ref)
     assert (built_project / "models/keras/weights.npz").is_file()
     history = pio.read_csv(built_project / "reports/plots/keras_history.csv")
     assert [int(r["epoch"]) for r in history] == [1, 2]
@@ -92,10 +93,10 @@ def test_every_variant_built_or_explained(built_project: Path):
         assert arm["estimated_device_latency_us"] == pytest.approx(
             arm["instructions_per_inference"] / (0.8 * 1.2e3), rel=1e-3)
         assert arm["emulated_latency_p50_us"] > 0 and 0 <= arm["host_agreement"] <= 1
-    for vid in (v for v in EXPECTED_BUILT if v.startswith("keras_e2e.")):
+    for vid in (v for v in EXPECTED_BUILT if v.split(".")[0].endswith("_e2e")):
         m = metrics[vid]
         assert m["mfcc_max_abs_diff"] < 1e-3, f"{vid}: in-graph MFCC drifted from librosa"
-        twin = metrics[vid.replace("keras_e2e", "keras")]
+        twin = metrics[vid.replace("_e2e.", ".")]
         if m["quantization"] in ("fp32", "fp16"):
             assert m["agreement"] >= 0.995, vid
         else:  # quantized: the same loss as the feature-input variant, within one clip of 15

@@ -12,7 +12,7 @@ A53 = {"cpu": "cortex-a53", "ipc": 1.0, "clock_ghz": 1.2}
 
 
 def host_bench(acc, agree, p50, preds):
-    return {"accuracy": acc, "agreement": agree, "status": "ok",
+    return {"accuracy": acc, "agreement": agree, "status": "ok", "per_class_accuracy": {"a": acc, "b": acc},
             "record": {"latency_p50_us": p50, "latency_p90_us": p50 * 1.1, "latency_p99_us": p50 * 1.5,
                        "latency_mean_us": p50, "latency_std_us": 1.0, "load_ms": 2.0, "peak_rss_mb": 50.0,
                        "predictions": preds}}
@@ -237,3 +237,18 @@ def test_failed_variants_have_their_own_table_and_reasons_are_grouped():
     md = markdown.render(model.build([], {}, tables.not_applicable_rows(metrics), 1,
                                       failed=tables.failed_rows(metrics)))
     assert "## Failed" in md and "KeyError: 'x'" in md and md.count("no TFLite converter") == 1
+
+
+def test_the_class_a_quantized_variant_loses_is_named():
+    indexes = {"fp32": {"m.onnx.fp32": {"status": "ok", "size_bytes": 100}},
+               "int8": {"m.onnx.int8": {"status": "ok", "size_bytes": 40}}}
+    ref = {**host_bench(0.9, 1.0, 10.0, [0, 1]), "per_class_accuracy": {"a": 0.9, "b": 0.9}}
+    lossy = {**host_bench(0.85, 0.95, 5.0, [0, 0]), "per_class_accuracy": {"a": 0.95, "b": 0.75}}
+    metrics = tables.build_metrics(indexes, {"host": {"fp32": {"m.onnx.fp32": ref}, "int8": {"m.onnx.int8": lossy}}},
+                                   [])
+    assert metrics["m.onnx.int8"]["per_class_accuracy"] == {"a": 0.95, "b": 0.75}
+    [row] = tables.class_loss_rows(metrics)
+    assert (row["variant"], row["class"]) == ("m.onnx.int8", "b") and row["change"] == pytest.approx(-0.15)
+    confusion = tables.confusion_rows(metrics, {"fp32": {"m.onnx.fp32": ref}, "int8": {"m.onnx.int8": lossy}},
+                                      ["a", "b"], [0, 1])
+    assert confusion["m.onnx.int8"] == [{"actual": "a", "predicted": "a"}, {"actual": "b", "predicted": "a"}]

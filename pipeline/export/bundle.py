@@ -41,7 +41,7 @@ def bundle_readme(meta: dict) -> str:
                   f"fmin={f['fmin']}, fmax={f['fmax']}",
                   f"- 10·log10(max(S, 1e-10)), floor at (max − {f['top_db']}) dB per clip",
                   f"- DCT-II (orthonormal), first n_mfcc={f['n_mfcc']} coefficients -> ({f['n_mfcc']}, frames)",
-                  "", "Porting this is error-prone: prefer the `keras_e2e` bundle, which takes raw audio.", ""]
+                  "", f"Porting this is error-prone: prefer the `{meta['model']}_e2e` bundle, which takes raw audio.", ""]
     lines += ["## Output", "", _tensor(meta["output"]), "",
               "Class index -> label: " + ", ".join(f"{i} = {lab}" for i, lab in enumerate(meta["labels"])) + ".",
               "The predicted class is the argmax (it works directly on quantized outputs).", ""]

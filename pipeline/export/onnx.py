@@ -24,8 +24,14 @@ QUANTIZABLE_OPS = {"MatMul", "Gemm", "Conv", "ConvTranspose", "Gather", "Attenti
 
 def finish(model):
     model.ir_version = min(model.ir_version, MAX_IR_VERSION)
-    # The quantizer lists opsets in hash order: sort them so the same graph gives the same bytes.
-    opsets = sorted(model.opset_import, key=lambda o: o.domain)
+    # The quantizer lists opsets in hash order: sort them so the same graph gives the same bytes. One entry
+    # per domain (merging a front end can list the default domain twice, which the quantizer refuses).
+    versions: dict[str, int] = {}
+    for o in model.opset_import:
+        versions[o.domain] = max(versions.get(o.domain, 0), o.version)
+    from onnx import helper
+
+    opsets = [helper.make_opsetid(domain, versions[domain]) for domain in sorted(versions)]
     del model.opset_import[:]
     model.opset_import.extend(opsets)
     return model
@@ -87,10 +93,13 @@ def _quiet_env() -> dict[str, str]:
 def fp32_from_sklearn(source: Source):
     from skl2onnx import to_onnx
 
+    from pipeline.models.summary import prepend_summary, summary_stats
+
     clf = source.model.steps[-1][1]
-    model = to_onnx(source.model, source.calibration[:1], target_opset={"": OPSET, "ai.onnx.ml": 3},
+    X = source.calibration[:1]  # (1, n_mfcc, frames): the artefact's input; the estimator sees its statistics
+    model = to_onnx(source.model, summary_stats(X), target_opset={"": OPSET, "ai.onnx.ml": 3},
                     options={id(clf): {"zipmap": False}})
-    return finish(model)
+    return finish(prepend_summary(model, X.shape[1], X.shape[2], OPSET))
 
 
 def _ml_operators(model) -> list[str]:
@@ -137,6 +146,14 @@ def _through_files(model, fn: Callable[[str, str], None]):
         return finish(onnx.load(dst))
 
 
+def _front_nodes(model) -> list[str]:
+    """The float front of a scikit-learn graph (its summary statistics over the raw MFCC matrix): kept in
+    float32 at every level, so that quantization only sees what the classifier sees."""
+    from pipeline.models.summary import NODE_PREFIX
+
+    return [n.name for n in model.graph.node if n.name.startswith(NODE_PREFIX)]
+
+
 def _require_quantizable(model) -> None:
     reason = ml_operator_reason(model)
     if reason:
@@ -157,6 +174,7 @@ def level_fp16(model, calibration):
     # while their consumers stay float32: the file then fails to load. Keeping those Casts in float32
     # (the pass adds the casts around them) gives a graph onnxruntime loads; Keras graphs have no ml ops.
     blocked = [n.name for n in model.graph.node if n.op_type == "Cast"] if _ml_operators(model) else []
+    blocked += _front_nodes(model)  # the statistics see raw MFCCs (c0 near -400): float16 would round them
     return finish(float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=blocked))
 
 
@@ -200,7 +218,8 @@ def _static(activation_type_name: str, extra: dict):
             quantize_static(src, dst, _calibration_reader(model, calibration), quant_format=QuantFormat.QDQ,
                             activation_type=getattr(QuantType, activation_type_name),
                             weight_type=QuantType.QInt8, per_channel=True,
-                            calibrate_method=CalibrationMethod.MinMax, extra_options=extra)
+                            calibrate_method=CalibrationMethod.MinMax, extra_options=extra,
+                            nodes_to_exclude=_front_nodes(model))
 
         return _through_files(model, run)
 

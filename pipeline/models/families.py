@@ -39,6 +39,7 @@ class LoadContext:
     level: str
     tmp: Path
     _keras: tuple | None = field(default=None, repr=False)
+    _sklearn: dict = field(default_factory=dict, repr=False)
 
     @cached_property
     def features(self) -> dict[str, np.ndarray]:
@@ -60,6 +61,14 @@ class LoadContext:
         n = getattr(self.params.quantization[self.level], "calibration_samples", None)
         return audio[:1] if n is None else calibration_subset(audio, n, self.params.seed)
 
+    def sklearn(self, name: str):
+        """The fitted estimator of one scikit-learn entry (loaded once for its two families)."""
+        if name not in self._sklearn:
+            from pipeline.models import sklearn_models as skm
+
+            self._sklearn[name] = skm.loads((cat.sklearn_model_dir(name) / "model.skops").read_bytes())
+        return self._sklearn[name]
+
     def keras(self):
         """(Keras model, SavedModel folder), loaded from models/keras once."""
         if self._keras is None:
@@ -74,11 +83,13 @@ class LoadContext:
 
 
 def _sklearn_sources(ctx: LoadContext) -> list[Source]:
-    from pipeline.models import sklearn_models as skm
+    return [Source(name, "sklearn", ctx.calibration, model=ctx.sklearn(name)) for name in ctx.params.sklearn]
 
-    return [Source(name, "sklearn", skm.flatten(ctx.calibration),
-                   model=skm.loads((cat.sklearn_model_dir(name) / "model.skops").read_bytes()))
-            for name in ctx.params.sklearn]
+
+def _sklearn_e2e_sources(ctx: LoadContext) -> list[Source]:
+    audio = ctx.calibration_audio
+    return [Source(f"{name}_e2e", "sklearn_e2e", ctx.calibration, model=ctx.sklearn(name),
+                   mfcc=MfccConfig.from_params(ctx.params), n_samples=audio.shape[1]) for name in ctx.params.sklearn]
 
 
 def _keras_sources(ctx: LoadContext) -> list[Source]:
@@ -95,10 +106,6 @@ def _keras_e2e_sources(ctx: LoadContext) -> list[Source]:
 
 def _mfcc_layout(p) -> str:
     return "MFCC matrix (n_mfcc, frames) as written by the features stage"
-
-
-def _flat_mfcc_layout(p) -> str:
-    return "MFCC matrix (n_mfcc, frames) flattened row-major to n_mfcc*frames values"
 
 
 def _raw_audio_layout(p) -> str:
@@ -132,8 +139,13 @@ _NO_SKLEARN_TFLITE = ("scikit-learn has no TFLite converter (TFLite takes Tensor
                       "ship its ONNX variant instead")
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("sklearn", _sklearn_sources, cat.SKLEARN_MODEL, ("model.skops",), _flat_mfcc_layout,
+    # the MFCC matrix in; its summary statistics computed in the graph, ahead of the estimator
+    Family("sklearn", _sklearn_sources, cat.SKLEARN_MODEL, ("model.skops",), _mfcc_layout,
            {"onnx": cv.onnx_converter(onnx_export.fp32_from_sklearn),
+            "tflite": cv.not_applicable(_NO_SKLEARN_TFLITE)}, single_model=False),
+    # raw clip in: the float MFCC front end and the statistics in the graph, the estimator quantized where it can be
+    Family("sklearn_e2e", _sklearn_e2e_sources, cat.SKLEARN_MODEL, ("model.skops",), _raw_audio_layout,
+           {"onnx": cv.onnx_converter(onnx_export.fp32_from_sklearn, wrap=cv.prepend_front_end),
             "tflite": cv.not_applicable(_NO_SKLEARN_TFLITE)}, single_model=False),
     Family("keras", _keras_sources, cat.KERAS_MODEL, ("architecture.json", "weights.npz"), _mfcc_layout,
            {"tflite": cv.tflite_converter, "onnx": cv.onnx_converter(onnx_export.fp32_from_keras)},
@@ -155,7 +167,7 @@ def family_of(model: str) -> Family:
 
 
 def load_sources(p, level: str, tmp: Path) -> list[Source]:
-    """Every model to convert at this level, family by family (sklearn, keras, keras_e2e)."""
+    """Every model to convert at this level, family by family (sklearn, sklearn_e2e, keras, keras_e2e)."""
     ctx = LoadContext(p, level, tmp)
     return [source for family in FAMILIES.values() for source in family.load(ctx)]
 

@@ -1,7 +1,8 @@
-"""scikit-learn classifiers over the flattened MFCC matrix: build and fit, nothing about files.
+"""scikit-learn classifiers over summary statistics of the MFCC matrix: build and fit, nothing about files.
 
-Each model is a Pipeline with its StandardScaler inside, so the exported graph
-carries its own normalisation and nothing is left behind in Python.
+Each model is a Pipeline with its StandardScaler inside, and its artefact computes the statistics
+in its own graph (pipeline/models/summary.py), so it takes the MFCC matrix like the Keras model and
+nothing is left behind in Python.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from pipeline.io import zip_bytes
+from pipeline.models.summary import summary_stats
 from pipeline.schema import PositiveFloat, PositiveInt, Strict
 
 # skops refuses to load any type it does not trust by default and that is not named here: the
@@ -41,6 +43,12 @@ class RandomForestSpec(Strict):
     type: Literal["random_forest"]
     n_estimators: PositiveInt
     max_depth: PositiveInt | None  # null: grow until the leaves are pure
+
+
+class SVCSpec(Strict):
+    type: Literal["svc"]
+    C: PositiveFloat
+    gamma: Literal["scale", "auto"] | PositiveFloat  # RBF kernel width: scikit-learn's names or a number
 
 
 class MLPSpec(Strict):
@@ -69,6 +77,12 @@ def _mlp(s: MLPSpec, seed: int):
                          random_state=seed, early_stopping=True)
 
 
+def _svc(s: SVCSpec, seed: int):
+    from sklearn.svm import SVC
+
+    return SVC(kernel="rbf", C=s.C, gamma=s.gamma, probability=True, random_state=seed)
+
+
 @dataclass(frozen=True)
 class EstimatorType:
     """One scikit-learn model type: its params schema (`sklearn.<name>: {type: <name>, ...}`), how to
@@ -89,14 +103,15 @@ ESTIMATOR_TYPES: dict[str, EstimatorType] = {t.name: t for t in (
     EstimatorType("mlp", MLPSpec, _mlp,
                   ("sklearn.neural_network._multilayer_perceptron.MLPClassifier",
                    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer")),
+    EstimatorType("svc", SVCSpec, _svc, ("sklearn.svm._classes.SVC",)),
 )}
 
 TRUSTED_TYPES = [*COMMON_TRUSTED_TYPES, *(t for e in ESTIMATOR_TYPES.values() for t in e.trusted_types)]
 
 
-def flatten(X: np.ndarray) -> np.ndarray:
-    """(n, n_mfcc, frames) -> (n, n_mfcc * frames), row-major: the sklearn models' input layout."""
-    return X.reshape(len(X), -1).astype(np.float32)
+def features(X: np.ndarray) -> np.ndarray:
+    """(n, n_mfcc, frames) MFCC matrices -> what the estimators see: their summary statistics."""
+    return summary_stats(X)
 
 
 def build_classifier(spec, seed: int):
@@ -114,7 +129,7 @@ def fit_classifier(spec, seed: int, X: np.ndarray, y: np.ndarray):
     model = build_classifier(spec, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # reported via val accuracy instead
-        model.fit(flatten(X), y)
+        model.fit(features(X), y)
     return model
 
 

@@ -153,7 +153,7 @@ PARITY_COLUMNS = (
     _text("End-to-end variant", "variant"),
     Column("MFCC max abs diff vs librosa", "mfcc_max_abs_diff", _fixed(".1e")),
     Column("MFCC mean abs diff", "mfcc_mean_abs_diff", _fixed(".1e")),
-    Column("Agreement with librosa + Keras", "agreement", _pct),
+    Column("Agreement with librosa + the unconverted model", "agreement", _pct),
     Column("Accuracy", "accuracy", _pct),
     Column("Δ accuracy vs feature-input twin", "accuracy_change_vs_feature_input", _pts),
 )
@@ -178,6 +178,12 @@ E2E_COLUMNS = (
 )
 
 NOT_APPLICABLE_COLUMNS = (_text("Variants", "variant"), _text("Why they cannot be built", "reason"))
+CLASS_LOSS_NOTE = ("Per quantized variant, the class whose test accuracy drops most against the fp32 variant "
+                   "of the same model and format (host, measured): a variant can keep its overall accuracy and "
+                   "still lose one class. The confusion matrix of every variant is a DVC plot "
+                   "(reports/plots/confusion, `dvc plots show`).")
+CLASS_LOSS_COLUMNS = (_text("Variant", "variant"), _text("Class", "class"), Column("Accuracy", "accuracy", _pct),
+                      Column("fp32 accuracy", "fp32_accuracy", _pct), Column("Change", "change", _pts))
 FAILED_COLUMNS = (_text("Variant", "variant"), _text("Error (a defect: the converter raised, or its runtime "
                                                      "cannot load the file)", "error"))
 
@@ -190,7 +196,7 @@ KERNEL_NOTE = ("The same files on the runtimes' reference kernels (onnxruntime w
 
 PARITY_NOTE = ("End-to-end variants take the raw clip; their in-graph MFCCs are compared with the training "
                "features (librosa, per clip) on every test clip, and their top-1 with librosa features + the "
-               "unconverted Keras model.")
+               "unconverted model (Keras or scikit-learn).")
 
 MARKERS = {"onnx": "o", "tflite": "s"}  # named in the size-vs-accuracy title; any other format: "^"
 
@@ -266,7 +272,8 @@ def training_section(history: list[dict]) -> Section:
 
 def build(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_applicable: list[dict], threads: int,
           parity: list[dict] = (), e2e: dict[str, list[dict]] | None = None, hop_ms: float = 20.0,
-          kernels: list[dict] = (), history: list[dict] = (), failed: list[dict] = ()) -> Report:
+          kernels: list[dict] = (), history: list[dict] = (), failed: list[dict] = (),
+          class_loss: list[dict] = ()) -> Report:
     """targets: emulated target -> (its params, tables.target_rows); e2e: target ("host" too) -> e2e rows."""
     e2e = e2e or {}
     sections = host_sections(host, threads)
@@ -283,6 +290,9 @@ def build(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_app
     for name, (target, rows) in targets.items():
         sections.append(target_section(name, target, rows))
         sections += e2e_section(name, e2e.get(name, []), hop_ms, estimate=True)
+    if class_loss:
+        sections.append(Section("Classes lost to quantization", level=3, notes=((CLASS_LOSS_NOTE,),),
+                                table=Table(tuple(class_loss), CLASS_LOSS_COLUMNS)))
     if failed:
         sections.append(Section("Failed", table=Table(tuple(failed), FAILED_COLUMNS)))
     if not_applicable:

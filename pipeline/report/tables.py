@@ -65,6 +65,7 @@ def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], e
             if host is None:
                 raise StaleResults(f"{vid} was built but has no host benchmark result (run: dvc repro)")
             m.update(size_bytes=entry["size_bytes"], accuracy=host["accuracy"], agreement=host["agreement"],
+                     per_class_accuracy=host["per_class_accuracy"],
                      **{k: host[k] for k in PARITY_FIELDS if k in host}, host=host_target_entry(host))
             for target in emulated:
                 b = bench.get(target, {}).get(level, {}).get(vid)
@@ -153,6 +154,32 @@ def not_applicable_rows(metrics: dict) -> list[dict]:
         if m["status"] == "not_applicable":
             grouped.setdefault(m["reason"], []).append(vid)
     return [{"variant": ", ".join(vids), "reason": reason, "variants": vids} for reason, vids in grouped.items()]
+
+
+def class_loss_rows(metrics: dict) -> list[dict]:
+    """Per quantized variant, the class it loses most against its fp32 twin (same model and format), when it
+    loses any: a variant can hold its overall accuracy and still drop one class."""
+    rows = []
+    for vid, m in ordered(metrics):
+        ref = reference_of(metrics, vid)
+        if m["status"] != "ok" or ref is None or m["quantization"] == REFERENCE_LEVEL:
+            continue
+        mine, theirs = m["per_class_accuracy"], ref["per_class_accuracy"]
+        label = min(mine, key=lambda lab: (mine[lab] - theirs[lab], lab))
+        if mine[label] < theirs[label]:
+            rows.append({"variant": vid, "class": label, "accuracy": mine[label], "fp32_accuracy": theirs[label],
+                         "change": mine[label] - theirs[label]})
+    return rows
+
+
+def confusion_rows(metrics: dict, bench_host: dict, labels: list[str], y: list[int]) -> dict[str, list[dict]]:
+    """variant -> one (actual, predicted) row per test clip, for DVC's confusion template."""
+    out = {}
+    for vid, m in ordered(metrics):
+        if m["status"] == "ok":
+            pred = bench_host[m["quantization"]][vid]["record"]["predictions"]
+            out[vid] = [{"actual": labels[a], "predicted": labels[p]} for a, p in zip(y, pred)]
+    return out
 
 
 def failed_rows(metrics: dict) -> list[dict]:

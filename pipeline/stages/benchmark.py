@@ -19,7 +19,7 @@ from pipeline.bench.runtimes import FEATURE_OUTPUT
 from pipeline.errors import DataError, UsageError
 from pipeline.export.formats import FORMATS
 from pipeline.log import info
-from pipeline.models.evaluate import accuracy, agreement
+from pipeline.models.evaluate import accuracy, agreement, per_class_accuracy
 from pipeline.models.families import family_of
 from pipeline.params import Params
 from pipeline.targets.qemu import TargetUnavailable
@@ -69,7 +69,7 @@ def harness_spec(p: Params, level: str, inputs: dict[str, Path], host: bool) -> 
             "count_inputs": 0, "jobs": jobs}
 
 
-def host_entry(job: dict, record: dict, y: np.ndarray) -> dict:
+def host_entry(job: dict, record: dict, y: np.ndarray, labels) -> dict:
     pred = np.asarray(record["predictions"])
     parity = {k: record[k] for k in ("mfcc_max_abs_diff", "mfcc_mean_abs_diff") if k in record}
     kernels = {}
@@ -78,6 +78,7 @@ def host_entry(job: dict, record: dict, y: np.ndarray) -> dict:
         kernels = {"reference_kernel_agreement": round(agreement(pred, ref), 6),
                    "reference_kernel_accuracy": round(accuracy(ref, y), 6)}
     return {"model": job["model"], "size_bytes": job["size_bytes"], "accuracy": round(accuracy(pred, y), 6),
+            "per_class_accuracy": per_class_accuracy(pred, y, labels),
             "agreement": round(agreement(pred, reference_predictions(job["model"])), 6), **parity, **kernels,
             "record": record}
 
@@ -110,7 +111,7 @@ def run(p: Params, target_name: str, level: str) -> None:
     if is_emulated(target):
         entries = {j["id"]: emulated_entry(j, records[j["id"]], target) for j in spec["jobs"]}
     else:
-        entries = {j["id"]: host_entry(j, records[j["id"]], d["y_test"]) for j in spec["jobs"]}
+        entries = {j["id"]: host_entry(j, records[j["id"]], d["y_test"], d["labels"]) for j in spec["jobs"]}
     for vid, e in entries.items():
         e["status"] = "ok"
         info(f"benchmark@{target_name}-{level}: {vid}: p50 {e['record']['latency_p50_us']:.1f} us")

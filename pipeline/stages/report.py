@@ -33,13 +33,17 @@ def run(p: Params) -> None:
                     "estimated_device_latency_us": r["estimated_device_latency_us"]}
                    for t, (_, rows) in targets.items() for r in rows if r["status"] == "ok"],
                   ["target", "variant", "instructions_per_inference", "estimated_device_latency_us"])
+    d = pio.read_npz(cat.FEATURES.path())
+    confusion = tables.confusion_rows(metrics, bench["host"], [str(x) for x in d["labels"]], d["y_test"].tolist())
+    pio.replace_dir(cat.CONFUSION_PLOTS.path(), {f"{vid}.csv": pio.csv_text(rows, ["actual", "predicted"]).encode()
+                                                 for vid, rows in confusion.items()})
     hop = p.benchmark.streaming_hop_ms
     parity = tables.parity_rows(metrics)
     e2e = {t: tables.e2e_rows(metrics, t, p.data.clip_seconds, hop) for t in ["host", *emulated]}
     kernels = tables.kernel_deviation_rows(host)
     failed = tables.failed_rows(metrics)
     report = model.build(host, targets, na, p.benchmark.threads, parity=parity, e2e=e2e, hop_ms=hop, kernels=kernels,
-                         history=history, failed=failed)
+                         history=history, failed=failed, class_loss=tables.class_loss_rows(metrics))
     pio.atomic_write_text(cat.REPORT_MD.path(), markdown.render(report))
     pio.atomic_write_text(cat.REPORT_HTML.path(), html.render(report))
     pio.write_json(cat.METRICS.path(), metrics)

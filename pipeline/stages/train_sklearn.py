@@ -18,10 +18,10 @@ def run(p: Params, name: str) -> None:
     d = pio.read_npz(cat.FEATURES.path())
     info(f"train_sklearn@{name}: fitting {spec.type} on {d['X_train'].shape}")
     model = skm.fit_classifier(spec, p.seed, d["X_train"], d["y_train"])
-    probs = model.predict_proba(skm.flatten(d["X_test"])).astype("float32")
+    probs = model.predict_proba(skm.features(d["X_test"])).astype("float32")
     summary = {
         "name": name, "type": spec.type,
-        "val_accuracy": accuracy(model.predict(skm.flatten(d["X_val"])), d["y_val"]),
+        "val_accuracy": accuracy(model.predict(skm.features(d["X_val"])), d["y_val"]),
         "test_accuracy": accuracy(probs.argmax(1), d["y_test"]),
     }
     pio.replace_dir(cat.sklearn_model_dir(name), {
