@@ -23,6 +23,7 @@ from pipeline.export.levels import QUANTIZATION_LEVELS
 from pipeline.io import read_yaml
 from pipeline.models.families import RESERVED_MODEL_NAMES
 from pipeline.models.sklearn_models import ESTIMATOR_TYPES
+from pipeline.report.decision import ShipConstraints
 from pipeline.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Strict
 from pipeline.targets.registry import TARGET_KINDS
 
@@ -151,6 +152,7 @@ class Params(Strict):
     quantization: dict[str, SerializeAsAny[Strict]]  # each level's own options class
     benchmark: Benchmark
     targets: dict[str, TargetSpec]
+    ship: dict[str, ShipConstraints]  # per target: what to ship (pipeline/report/decision.py)
 
     @field_validator("quantization", mode="before")
     @classmethod
@@ -186,6 +188,15 @@ class Params(Strict):
             raise ValueError(f"{taken}: {list(RESERVED_MODEL_NAMES)} and names ending in _e2e are the pipeline's "
                              "own model names; choose another name for a scikit-learn model")
         return v
+
+    @model_validator(mode="after")
+    def _ship_per_target(self) -> "Params":
+        missing, unknown = sorted(set(self.targets) - set(self.ship)), sorted(set(self.ship) - set(self.targets))
+        if missing or unknown:
+            raise ValueError(f"ship: one entry per target of `targets` ({list(self.targets)}); "
+                             + (f"missing {missing}" if missing else "") + ("; " if missing and unknown else "")
+                             + (f"{unknown} not in targets" if unknown else ""))
+        return self
 
     @field_validator("targets")
     @classmethod

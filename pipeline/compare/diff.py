@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pipeline.compare.formatting import change, format_number
 from pipeline.compare.gates import TIME_METRIC, Gate, GatesFile
 from pipeline.report.tables import METRIC_FIELDS
-from pipeline.compare.metrics import (NOT_BUILT, OK, is_number, measured, numeric_fields, status_of,
+from pipeline.compare.metrics import (NOT_BUILT, OK, is_number, measured, numeric_fields, pick_changes, status_of,
                                       targets_of, variants_of, within_run_ratios)
 
 # Within-run ratios shown per variant and target whether or not gates.yaml gates them.
@@ -98,6 +98,7 @@ class Comparison:
     not_built: list[tuple[str, str, str]] = field(default_factory=list)  # (id, head status, reason)
     dropped: list[tuple[str, str]] = field(default_factory=list)  # not built at base, absent at head
     warnings: list[str] = field(default_factory=list)
+    picks: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # (target, base pick, head pick)
 
     @property
     def ok(self) -> bool:
@@ -176,6 +177,7 @@ def compare_metrics(base_metrics: dict, head_metrics: dict, gates: GatesFile,
         builder.lifecycle(vid, base.get(vid), head.get(vid), allow_lost)
         builder.variant_rows(vid, base.get(vid), head.get(vid))
     builder.final_warnings()
+    builder.out.picks = pick_changes(base_metrics, head_metrics)
     return builder.out
 
 

@@ -33,9 +33,20 @@ def is_number(x: object) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+# The decisions per target ("what to ship") sit beside the variants: compared as picks, never as a variant.
+SHIP_KEY = "ship"
+
+
 def variants_of(metrics: dict) -> dict[str, dict]:
     """The variant entries of a metrics dict (anything else at the top level is ignored)."""
-    return {k: v for k, v in (metrics or {}).items() if isinstance(v, dict)}
+    return {k: v for k, v in (metrics or {}).items() if isinstance(v, dict) and k != SHIP_KEY}
+
+
+def pick_changes(base: dict, head: dict) -> list[tuple[str, str | None, str | None]]:
+    """(target, base pick, head pick) for every target whose pick differs (None: nothing fits, or absent)."""
+    old, new = (m.get(SHIP_KEY) or {} if isinstance(m, dict) else {} for m in (base, head))
+    return [(t, (old.get(t) or {}).get("pick"), (new.get(t) or {}).get("pick")) for t in sorted(old.keys() | new.keys())
+            if (old.get(t) or {}).get("pick") != (new.get(t) or {}).get("pick")]
 
 
 def status_of(entry: dict | None) -> str | None:

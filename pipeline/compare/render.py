@@ -93,6 +93,9 @@ def render_markdown(cmp: Comparison, params_diff: list[tuple[str, Any, Any]],
     out: list[str] = [f"## Model comparison: {base_label} → {head_label}", "", verdict_line(cmp), ""]
     if cmp.violations:
         out += ["### Gate violations", ""] + [f"- ❌ {v.message}" for v in cmp.violations] + [""]
+    if cmp.picks:
+        out += ["### What to ship: changed picks", ""] + [
+            f"- **{t}**: `{a or 'nothing fits'}` → `{b or 'nothing fits'}`" for t, a, b in cmp.picks] + [""]
     out += _params_section(params_diff)
     out += _variants_section(cmp)
     warnings = list(notes or []) + cmp.warnings

@@ -206,13 +206,22 @@ def _bars(rows, key: str, xlabel: str, title: str, scale: float = 1.0, floor: fl
     return Plot("bars", title, xlabel, tuple((r["variant"], max(r[key] * scale, floor)) for r in rows))
 
 
+def _size_accuracy_front(rows: list[dict]) -> set[str]:
+    """Variants no other is both smaller (or equal) and more accurate (or equal) than, strictly on one."""
+    return {r["variant"] for r in rows if not any(
+        o["size_bytes"] <= r["size_bytes"] and o["accuracy"] >= r["accuracy"]
+        and (o["size_bytes"] < r["size_bytes"] or o["accuracy"] > r["accuracy"]) for o in rows)}
+
+
 def host_sections(host: list[dict], threads: int) -> list[Section]:
     intro = (f"Host CPU, {threads} thread(s). Latency: single-sample calls after warm-up, median (p50) in µs. "
              "Ratios compare each variant with the fp32 variant of the same model and format, measured in the same "
              "run.",)
-    scatter = Plot("scatter", "Size vs accuracy (o = ONNX, □ = TFLite)", "file size (KB, log scale)",
+    front = _size_accuracy_front(host)
+    scatter = Plot("scatter", "Size vs accuracy (o = ONNX, □ = TFLite; labelled: the size-accuracy front)",
+                   "file size (KB, log scale)",
                    tuple(Point(r["size_bytes"] / 1024, 100 * r["accuracy"], r["model"], MARKERS.get(r["format"], "^"),
-                               f"{r['format']}.{r['quantization']}") for r in host), ylabel="test accuracy (%)")
+                               r["variant"] if r["variant"] in front else "") for r in host), ylabel="test accuracy (%)")
     latency = _bars(host, "latency_p50_us", "p50 latency (µs, log scale)", "Host latency per variant (measured)")
     return [Section(TITLE, level=1, notes=(intro,)),
             Section("Host", table=Table(tuple(host), HOST_COLUMNS), plots=(scatter, latency))]
@@ -273,10 +282,11 @@ def training_section(history: list[dict]) -> Section:
 def build(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_applicable: list[dict], threads: int,
           parity: list[dict] = (), e2e: dict[str, list[dict]] | None = None, hop_ms: float = 20.0,
           kernels: list[dict] = (), history: list[dict] = (), failed: list[dict] = (),
-          class_loss: list[dict] = ()) -> Report:
+          class_loss: list[dict] = (), lead: Section | None = None) -> Report:
     """targets: emulated target -> (its params, tables.target_rows); e2e: target ("host" too) -> e2e rows."""
     e2e = e2e or {}
-    sections = host_sections(host, threads)
+    title, *sections = host_sections(host, threads)
+    sections = [title, *([lead] if lead else []), *sections]  # the report leads with its answer
     if kernels:
         sections.append(Section("Host kernels that change the answers", level=3, notes=((KERNEL_NOTE,),),
                                 table=Table(tuple(kernels), KERNEL_COLUMNS)))

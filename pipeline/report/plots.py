@@ -22,7 +22,8 @@ def _scatter(ax, plot: Plot) -> None:
     for i, group in enumerate(groups):
         for n, p in enumerate(p for p in plot.data if p.group == group):
             ax.scatter(p.x, p.y, color=f"C{i}", marker=p.marker, label=group if n == 0 else None)
-            ax.annotate(p.label, (p.x, p.y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+            if p.label:  # only the points worth naming (the front): labelling all of them overlaps into a blot
+                ax.annotate(p.label, (p.x, p.y), fontsize=6, xytext=(3, 2), textcoords="offset points")
     ax.legend(fontsize=7)
 
 

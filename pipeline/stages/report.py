@@ -6,7 +6,7 @@ from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.log import info
 from pipeline.params import Params
-from pipeline.report import html, markdown, model, tables
+from pipeline.report import decision, html, markdown, model, ship, tables
 from pipeline.targets.registry import is_emulated
 
 
@@ -42,11 +42,13 @@ def run(p: Params) -> None:
     e2e = {t: tables.e2e_rows(metrics, t, p.data.clip_seconds, hop) for t in ["host", *emulated]}
     kernels = tables.kernel_deviation_rows(host)
     failed = tables.failed_rows(metrics)
+    decisions = decision.decide_all(metrics, {t: s.model_dump() for t, s in p.ship.items()}, set(emulated))
     report = model.build(host, targets, na, p.benchmark.threads, parity=parity, e2e=e2e, hop_ms=hop, kernels=kernels,
-                         history=history, failed=failed, class_loss=tables.class_loss_rows(metrics))
+                         history=history, failed=failed, class_loss=tables.class_loss_rows(metrics),
+                         lead=ship.ship_section(decisions, metrics))
     pio.atomic_write_text(cat.REPORT_MD.path(), markdown.render(report))
     pio.atomic_write_text(cat.REPORT_HTML.path(), html.render(report))
-    pio.write_json(cat.METRICS.path(), metrics)
+    pio.write_json(cat.METRICS.path(), {**metrics, decision.METRICS_KEY: decisions})
     counts = {s: sum(m["status"] == s for m in metrics.values()) for s in ("ok", "not_applicable", "failed")}
     info(f"report: {len(metrics)} variants {counts} -> {cat.METRICS.template}, {cat.REPORT_MD.template}, "
          f"{cat.REPORT_HTML.template}")

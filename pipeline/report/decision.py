@@ -1,0 +1,160 @@
+"""What to ship, per target: among the built variants that meet the target's constraints (params.yaml
+`ship.<target>`), the most accurate (ties: the cheaper, then the smaller, then the id); the Pareto front of
+accuracy, cost and size; when nothing fits, which constraint each close candidate breaks and by how much;
+and whether the reduction targets against fp32 on the same core are met, by which variant.
+
+The cost per target is its own figure, stated with the decision: on the host the measured p50; on an
+emulated core the estimated device latency from the exact instruction count (an estimate). Pure functions
+over the metrics dict (reports/metrics.json) and plain dicts of constraints.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from pipeline.schema import PositiveFloat, Strict
+from pipeline.variants import REFERENCE_LEVEL, is_e2e, variant_id
+
+
+class Reduction(Strict):
+    """The reduction a quantized variant must reach against fp32 of the same model and format, same core."""
+
+    min_size_reduction: Annotated[float, Field(gt=0, lt=1)]  # 0.5: at least 50% smaller
+    min_cost_ratio: Annotated[float, Field(ge=1)]            # 2.0: at least 2x cheaper
+
+
+class ShipConstraints(Strict):
+    """`ship.<target>`: what a variant must meet to be shipped there."""
+
+    max_latency_ms: PositiveFloat          # per inference: the streaming hop is the budget
+    max_size_kb: PositiveFloat             # the artefact file
+    max_accuracy_loss: Annotated[float, Field(ge=0, le=1)]  # below the best fp32 variant (0.01 = 1 point)
+    raw_audio: bool                        # true: only end-to-end artefacts (no preprocessing left in the app)
+    reduction: Reduction | None            # the reduction targets checked and stated (null: none)
+
+METRICS_KEY = "ship"  # the decisions' top-level key in reports/metrics.json, beside the variants
+
+COST_LABELS = {
+    "host": "measured p50 latency on this host (wall time)",
+    "emulated": "estimated device latency: exact instruction count / (IPC x clock), nominal figures (an estimate)",
+}
+
+
+def cost_us(m: dict, target: str) -> float | None:
+    t = m.get(target)
+    if m.get("status") != "ok" or not isinstance(t, dict) or t.get("status") != "ok":
+        return None
+    return t["latency_p50_us"] if target == "host" else t["estimated_device_latency_us"]
+
+
+def candidates(metrics: dict, target: str) -> list[dict]:
+    rows = []
+    for vid, m in sorted(metrics.items()):
+        cost = cost_us(m, target) if isinstance(m, dict) else None
+        if cost is not None:
+            rows.append({"variant": vid, "model": m["model"], "format": m["format"], "quantization": m["quantization"],
+                         "accuracy": m["accuracy"], "cost_us": cost, "size_bytes": m["size_bytes"],
+                         "raw_audio": is_e2e(m["model"])})
+    return rows
+
+
+def violations(c: dict, limits: dict, best_fp32: float) -> dict[str, float]:
+    """constraint -> by how much the candidate breaks it (in the constraint's unit); empty when it fits."""
+    out = {}
+    if c["cost_us"] / 1e3 > limits["max_latency_ms"]:
+        out["max_latency_ms"] = round(c["cost_us"] / 1e3 - limits["max_latency_ms"], 6)
+    if c["size_bytes"] / 1024 > limits["max_size_kb"]:
+        out["max_size_kb"] = round(c["size_bytes"] / 1024 - limits["max_size_kb"], 3)
+    floor = best_fp32 - limits["max_accuracy_loss"]
+    if c["accuracy"] < floor - 1e-12:
+        out["max_accuracy_loss"] = round(floor - c["accuracy"], 6)
+    if limits["raw_audio"] and not c["raw_audio"]:
+        out["raw_audio"] = 1.0
+    return out
+
+
+def pareto_front(rows: list[dict]) -> list[str]:
+    """Ids of the rows no other row beats on accuracy, cost and size at once."""
+    def dominates(a, b):
+        no_worse = a["accuracy"] >= b["accuracy"] and a["cost_us"] <= b["cost_us"] and a["size_bytes"] <= b["size_bytes"]
+        better = a["accuracy"] > b["accuracy"] or a["cost_us"] < b["cost_us"] or a["size_bytes"] < b["size_bytes"]
+        return no_worse and better
+    return [r["variant"] for r in rows if not any(dominates(o, r) for o in rows)]
+
+
+def _rank(c: dict) -> tuple:
+    return (-c["accuracy"], c["cost_us"], c["size_bytes"], c["variant"])
+
+
+def reduction_check(rows: list[dict], wanted: dict | None) -> dict | None:
+    """Size reduction and cost ratio against the fp32 variant of the same model and format on the same core."""
+    if wanted is None:
+        return None
+    by_id = {r["variant"]: r for r in rows}
+    scored = []
+    for r in rows:
+        ref = by_id.get(variant_id(r["model"], r["format"], REFERENCE_LEVEL))
+        if ref is None or r["quantization"] == REFERENCE_LEVEL:
+            continue
+        size_reduction, cost_ratio = 1 - r["size_bytes"] / ref["size_bytes"], ref["cost_us"] / r["cost_us"]
+        score = min(size_reduction / wanted["min_size_reduction"], cost_ratio / wanted["min_cost_ratio"])
+        scored.append({"variant": r["variant"], "accuracy": r["accuracy"], "size_reduction": round(size_reduction, 4),
+                       "cost_ratio": round(cost_ratio, 3), "score": score})
+    if not scored:
+        return {**wanted, "met": False, "by": None, "closest": None, "why": "no quantized variant with an fp32 twin"}
+    meeting = sorted((s for s in scored if s["score"] >= 1), key=lambda s: (-s["accuracy"], -s["score"], s["variant"]))
+    if meeting:
+        return {**wanted, "met": True, "by": meeting[0]["variant"], "size_reduction": meeting[0]["size_reduction"],
+                "cost_ratio": meeting[0]["cost_ratio"], "also": [s["variant"] for s in meeting[1:]]}
+    best = max(scored, key=lambda s: (s["score"], s["accuracy"], s["variant"]))
+    return {**wanted, "met": False, "by": None, "closest": best["variant"], "size_reduction": best["size_reduction"],
+            "cost_ratio": best["cost_ratio"],
+            "size_short_by": round(max(0.0, wanted["min_size_reduction"] - best["size_reduction"]), 4),
+            "cost_short_by": round(max(0.0, wanted["min_cost_ratio"] - best["cost_ratio"]), 3)}
+
+
+def decide(metrics: dict, target: str, limits: dict, emulated: bool) -> dict:
+    """The decision for one target (a JSON-able dict, the metrics' `ship.<target>`)."""
+    rows = candidates(metrics, target)
+    fp32 = [m["accuracy"] for m in metrics.values()
+            if isinstance(m, dict) and m.get("status") == "ok" and m["quantization"] == REFERENCE_LEVEL]
+    decision = {"cost": COST_LABELS["emulated" if emulated else "host"], "constraints": dict(limits),
+                "candidates": len(rows)}
+    if not rows:
+        return {**decision, "pick": None, "why": f"no variant was measured on {target} (skipped or not built)"}
+    best_fp32 = max(fp32)
+    decision["best_fp32_accuracy"] = best_fp32
+    broken = {r["variant"]: violations(r, limits, best_fp32) for r in rows}
+    fitting = sorted((r for r in rows if not broken[r["variant"]]), key=_rank)
+    decision["pareto_front"] = pareto_front(rows)
+    decision["reduction"] = reduction_check(rows, limits.get("reduction"))
+    if fitting:
+        pick = fitting[0]
+        margins = {"latency_ms": round(limits["max_latency_ms"] - pick["cost_us"] / 1e3, 6),
+                   "size_kb": round(limits["max_size_kb"] - pick["size_bytes"] / 1024, 3),
+                   "accuracy": round(pick["accuracy"] - (best_fp32 - limits["max_accuracy_loss"]), 6)}
+        why = (f"the most accurate of {len(fitting)} variant(s) meeting every constraint"
+               + (" (tie broken by cost, then size)" if len(fitting) > 1 and fitting[1]["accuracy"] == pick["accuracy"]
+                  else ""))
+        return {**decision, "pick": pick["variant"], "accuracy": pick["accuracy"], "cost_us": pick["cost_us"],
+                "size_bytes": pick["size_bytes"], "margins": margins, "meets": len(fitting), "why": why}
+    closest = sorted(rows, key=lambda r: (len(broken[r["variant"]]), _relative_excess(broken[r["variant"]], limits),
+                                          r["variant"]))[:3]
+    every = sorted(set.intersection(*(set(b) for b in broken.values())))
+    return {**decision, "pick": None, "broken_by_every_candidate": every,
+            "closest": [{"variant": c["variant"], "breaks": broken[c["variant"]]} for c in closest],
+            "why": "nothing meets the constraints" + (f"; every candidate breaks {every}" if every else "")}
+
+
+def _relative_excess(broken: dict[str, float], limits: dict) -> float:
+    total = 0.0
+    for key, excess in broken.items():
+        limit = limits.get(key)
+        total += excess / limit if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit else 1.0
+    return total
+
+
+def decide_all(metrics: dict, ship: dict[str, dict], emulated: set[str]) -> dict[str, dict]:
+    return {target: decide(metrics, target, limits, target in emulated) for target, limits in ship.items()}

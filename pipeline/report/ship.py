@@ -1,0 +1,76 @@
+"""The report's first section, "What to ship": one row per target (the pick, its accuracy, cost and size,
+the margin to each constraint, the reduction targets, why), then per target a Pareto plot of accuracy
+against cost in which only the front is labelled. Built from the decisions of pipeline/report/decision.py."""
+
+from __future__ import annotations
+
+from pipeline.report.decision import candidates
+from pipeline.report.model import MARKERS, Column, Plot, Point, Section, Table, _kb, _pct, _text
+
+
+def _cost(v) -> str:
+    return "–" if v is None else f"{v / 1e3:,.3f} ms"
+
+
+def _reduction(d: dict) -> str:
+    r = d.get("reduction")
+    if not r:
+        return "none set"
+    goal = f"{100 * r['min_size_reduction']:.0f}% smaller, {r['min_cost_ratio']:g}x cheaper"
+    if r.get("met"):
+        return f"{goal}: met by {r['by']} ({100 * r['size_reduction']:.0f}% smaller, {r['cost_ratio']:.2f}x cheaper)"
+    if r.get("closest"):
+        return (f"{goal}: not met; closest {r['closest']} ({100 * r['size_reduction']:.0f}% smaller, "
+                f"{r['cost_ratio']:.2f}x cheaper: short by {100 * r['size_short_by']:.0f} points of size, "
+                f"{r['cost_short_by']:.2f}x of cost)")
+    return f"{goal}: not met ({r.get('why', 'no candidate')})"
+
+
+def _margins(d: dict) -> str:
+    if d.get("pick"):
+        m = d["margins"]
+        return (f"latency {m['latency_ms']:+.3f} ms, size {m['size_kb']:+,.1f} KB, "
+                f"accuracy {100 * m['accuracy']:+.1f} pts")
+    breaks = "; ".join(f"{c['variant']} breaks " + ", ".join(f"{k} by {v:g}" for k, v in c["breaks"].items())
+                       for c in d.get("closest", []))
+    return breaks or "–"
+
+
+SHIP_COLUMNS = (
+    _text("Target", "target"), _text("Ship", "pick"), Column("Accuracy", "accuracy", _pct),
+    _text("Cost (per inference)", "cost"), Column("Size (KB)", "size_bytes", _kb),
+    _text("Margin to each constraint (or what the closest break)", "margins"),
+    _text("Reduction targets vs fp32, same core", "reduction"), _text("Why", "why"),
+)
+
+
+def ship_rows(decisions: dict[str, dict]) -> list[dict]:
+    rows = []
+    for target, d in decisions.items():
+        kind = "estimate" if "estimate" in d["cost"] else "measured"
+        rows.append({"target": target, "pick": d.get("pick") or "nothing fits", "accuracy": d.get("accuracy"),
+                     "cost": f"{_cost(d.get('cost_us'))} ({kind})" if d.get("pick") else "–",
+                     "size_bytes": d.get("size_bytes"), "margins": _margins(d), "reduction": _reduction(d),
+                     "why": d["why"]})
+    return rows
+
+
+def pareto_plot(metrics: dict, target: str, decision: dict) -> Plot | None:
+    rows = candidates(metrics, target)
+    if not rows:
+        return None
+    front = set(decision.get("pareto_front", []))
+    kind = "estimated device latency" if "estimate" in decision["cost"] else "measured host p50"
+    points = tuple(Point(r["cost_us"], 100 * r["accuracy"], r["model"], MARKERS.get(r["format"], "^"),
+                         r["variant"] if r["variant"] in front else "") for r in rows)
+    return Plot("scatter", f"{target}: accuracy vs cost (labelled: the Pareto front of accuracy, cost and size)",
+                f"{kind} per inference (µs, log scale)", points, ylabel="test accuracy (%)")
+
+
+def ship_section(decisions: dict[str, dict], metrics: dict) -> Section:
+    note = ("Per target, the most accurate built variant that meets its constraints (params.yaml `ship`; ties: the "
+            "cheaper, then the smaller). Cost is each target's own figure: measured p50 on the host; on an emulated "
+            "core the estimated device latency from the exact instruction count (an estimate, nominal IPC and clock). "
+            "Accuracy is on the test split; the loss budget is against the best fp32 variant.")
+    plots = tuple(p for t, d in decisions.items() if (p := pareto_plot(metrics, t, d)) is not None)
+    return Section("What to ship", notes=(note,), table=Table(tuple(ship_rows(decisions)), SHIP_COLUMNS), plots=plots)

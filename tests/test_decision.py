@@ -1,0 +1,123 @@
+"""What to ship per target (pipeline/report/decision.py): the pick under constraints, ties, nothing fitting,
+the reduction targets, the report's first section, and compare naming a changed pick."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from conftest import PROFILES
+from pipeline.compare.metrics import pick_changes, variants_of
+from pipeline.params import ParamsError, parse_params
+from pipeline.report import markdown, model
+from pipeline.report.decision import decide, pareto_front
+from pipeline.report.ship import ship_section
+
+LIMITS = {"max_latency_ms": 1.0, "max_size_kb": 100.0, "max_accuracy_loss": 0.02, "raw_audio": True,
+          "reduction": {"min_size_reduction": 0.5, "min_cost_ratio": 2.0}}
+
+
+def variant(model_name, fmt, level, acc, size_kb, cost_us, target="cortex-a53"):
+    t = {"status": "ok", "estimated_device_latency_us": cost_us, "instructions_per_inference": int(cost_us * 960)}
+    return {"model": model_name, "format": fmt, "quantization": level, "status": "ok", "accuracy": acc,
+            "size_bytes": int(size_kb * 1024), "host": {"status": "ok", "latency_p50_us": cost_us / 10},
+            target: t}
+
+
+def metrics(**extra):
+    m = {"keras_e2e.tflite.fp32": variant("keras_e2e", "tflite", "fp32", 0.90, 120, 900),
+         "keras_e2e.tflite.int8": variant("keras_e2e", "tflite", "int8", 0.89, 40, 300),
+         "keras_e2e.tflite.fp16": variant("keras_e2e", "tflite", "fp16", 0.90, 70, 1200),
+         "keras.tflite.fp32": variant("keras", "tflite", "fp32", 0.91, 110, 500),  # not raw audio
+         "svc_e2e.onnx.fp32": variant("svc_e2e", "onnx", "fp32", 0.88, 80, 200),
+         "logreg.tflite.fp32": {"model": "logreg", "format": "tflite", "quantization": "fp32",
+                                "status": "not_applicable", "reason": "no converter"}}
+    m.update(extra)
+    return m
+
+
+def test_the_pick_is_the_most_accurate_that_meets_every_constraint():
+    d = decide(metrics(), "cortex-a53", LIMITS, emulated=True)
+    # fp32 and fp16 break size or latency; keras.tflite.fp32 takes features, not audio
+    assert d["pick"] == "keras_e2e.tflite.int8" and d["best_fp32_accuracy"] == 0.91
+    assert d["margins"] == {"latency_ms": 0.7, "size_kb": 60.0, "accuracy": pytest.approx(0.0)}
+    assert "estimate" in d["cost"] and d["candidates"] == 5
+    assert d["reduction"]["met"] and d["reduction"]["by"] == "keras_e2e.tflite.int8"
+    assert d["reduction"]["size_reduction"] == pytest.approx(1 - 40 / 120, abs=1e-3)
+
+
+def test_ties_go_to_the_cheaper_then_the_smaller():
+    m = metrics(**{"keras_e2e.onnx.int8": variant("keras_e2e", "onnx", "int8", 0.89, 30, 300),
+                   "keras_e2e.onnx.fp32": variant("keras_e2e", "onnx", "fp32", 0.90, 130, 950)})
+    assert decide(m, "cortex-a53", LIMITS, True)["pick"] == "keras_e2e.onnx.int8"  # same accuracy and cost: smaller
+    m["keras_e2e.onnx.int8"]["cortex-a53"]["estimated_device_latency_us"] = 250
+    assert decide(m, "cortex-a53", LIMITS, True)["pick"] == "keras_e2e.onnx.int8"  # cheaper wins before size
+
+
+def test_nothing_fits_says_what_every_candidate_breaks_and_by_how_much():
+    tight = {**LIMITS, "max_latency_ms": 0.1}
+    d = decide(metrics(), "cortex-a53", tight, True)
+    assert d["pick"] is None and d["broken_by_every_candidate"] == ["max_latency_ms"]
+    closest = d["closest"][0]
+    # one broken constraint beats two (svc_e2e also falls below the accuracy floor)
+    assert closest["variant"] == "keras_e2e.tflite.int8" and closest["breaks"] == {"max_latency_ms": 0.2}
+    md = markdown.render(model.build([], {}, [], 1, lead=ship_section({"cortex-a53": d}, metrics())))
+    assert "nothing fits" in md and "keras_e2e.tflite.int8 breaks max_latency_ms by 0.2" in md
+
+
+def test_a_target_with_no_measurement_has_no_pick_and_says_why():
+    d = decide(metrics(), "cortex-a76", LIMITS, True)
+    assert d["pick"] is None and "no variant was measured on cortex-a76" in d["why"]
+
+
+def test_reduction_not_met_names_the_closest_and_the_shortfall():
+    d = decide(metrics(), "cortex-a53", {**LIMITS, "reduction": {"min_size_reduction": 0.9, "min_cost_ratio": 5.0}},
+               True)
+    r = d["reduction"]
+    assert not r["met"] and r["closest"] == "keras_e2e.tflite.int8"
+    assert r["cost_short_by"] == pytest.approx(2.0) and r["size_short_by"] == pytest.approx(0.9 - (1 - 40 / 120), abs=1e-3)
+
+
+def test_pareto_front():
+    rows = [{"variant": "a", "accuracy": 0.9, "cost_us": 10, "size_bytes": 10},
+            {"variant": "b", "accuracy": 0.8, "cost_us": 20, "size_bytes": 20},  # dominated by a
+            {"variant": "c", "accuracy": 0.95, "cost_us": 30, "size_bytes": 5}]
+    assert pareto_front(rows) == ["a", "c"]
+
+
+def test_the_report_leads_with_what_to_ship():
+    d = {"cortex-a53": decide(metrics(), "cortex-a53", LIMITS, True)}
+    md = markdown.render(model.build([], {}, [], 1, lead=ship_section(d, metrics())))
+    headings = [line for line in md.splitlines() if line.startswith("#")]
+    assert headings[:2] == ["# Deployment report", "## What to ship"]
+    assert "keras_e2e.tflite.int8" in md and "(estimate)" in md and "met by keras_e2e.tflite.int8" in md
+
+
+def test_compare_names_a_changed_pick_and_never_takes_ship_for_a_variant():
+    base = {**metrics(), "ship": {"cortex-a53": {"pick": "keras_e2e.tflite.int8"}, "host": {"pick": "a"}}}
+    head = {**metrics(), "ship": {"cortex-a53": {"pick": "svc_e2e.onnx.fp32"}, "host": {"pick": "a"}}}
+    assert pick_changes(base, head) == [("cortex-a53", "keras_e2e.tflite.int8", "svc_e2e.onnx.fp32")]
+    assert "ship" not in variants_of(head)
+
+
+GOOD = yaml.safe_load((PROFILES / "tiny.yaml").read_text())
+
+
+@pytest.mark.parametrize("change,expected", [
+    (lambda r: r["ship"].pop("cortex-a53"), ["ship", "missing ['cortex-a53']"]),
+    (lambda r: r["ship"].update({"cortex-a99": r["ship"]["host"]}), ["ship", "['cortex-a99'] not in targets"]),
+    (lambda r: r["ship"]["host"].update({"max_latency_ms": -1}), ["ship.host.max_latency_ms", "greater than 0"]),
+    (lambda r: r["ship"]["host"].update({"max_accuracy_loss": 5}), ["ship.host.max_accuracy_loss", "less than or equal"]),
+    (lambda r: r["ship"]["cortex-a53"]["reduction"].update({"min_cost_ratio": 0.5}),
+     ["ship.cortex-a53.reduction.min_cost_ratio", "greater than or equal to 1"]),
+    (lambda r: r["ship"]["host"].update({"max_latncy_ms": 1}), ["ship.host.max_latncy_ms", "unknown key"]),
+])
+def test_ship_params_are_validated(change, expected):
+    raw = copy.deepcopy(GOOD)
+    change(raw)
+    with pytest.raises(ParamsError) as err:
+        parse_params(raw)
+    for text in expected:
+        assert text in str(err.value), str(err.value)
