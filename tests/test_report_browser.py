@@ -37,7 +37,9 @@ import numpy as np
 import pytest
 
 from pipeline.report import html, tables
+from pipeline.report.decision import decide_all
 from pipeline.report.model import build as build_report
+from pipeline.report.ship import ship_section
 
 WIDTH, HEIGHT = 1200, 2000
 LOAD_TIMEOUT = 20.0
@@ -309,8 +311,13 @@ def report_page(tmp_path_factory) -> tuple[Path, list[dict], dict]:
     na = tables.not_applicable_rows(metrics)
     history = [{"epoch": str(e), "accuracy": f"{0.5 + 0.08 * e:.3f}", "val_accuracy": f"{0.45 + 0.07 * e:.3f}"}
                for e in range(6)]
+    limits = {"max_latency_ms": 20.0, "max_size_kb": 100.0, "max_accuracy_loss": 0.05, "raw_audio": False,
+              "reduction": {"min_size_reduction": 0.5, "min_cost_ratio": 1.5}}
+    ship = {"host": limits, "cortex-a53": {**limits, "raw_audio": True}, "cortex-a72": limits}
+    decisions = decide_all(metrics, ship, {"cortex-a53", "cortex-a72"})
     page = tmp_path_factory.mktemp("report_browser") / "report.html"
-    page.write_text(html.render(build_report(host, targets, na, 1, history=history)), encoding="utf-8")
+    page.write_text(html.render(build_report(host, targets, na, 1, history=history,
+                                             lead=ship_section(decisions, metrics))), encoding="utf-8")
     return page, host, metrics
 
 
@@ -335,9 +342,17 @@ def test_dom_has_the_tables_and_rows(loaded, report_page):
     _, host, metrics = report_page
     probe, dom = loaded["probe"], loaded["dom"]
     assert [h for h in probe["h2"] if not h.startswith("Training")] == [
-        "Host", "cortex-a53 emulated", "cortex-a72 emulated", "Not applicable"], probe["h2"]
+        "What to ship", "Host", "cortex-a53 emulated", "cortex-a72 emulated", "Not applicable"], probe["h2"]
 
-    host_table, arm_table, na_table = probe["tables"]
+    ship_table, host_table, arm_table, na_table = probe["tables"]
+    # the report leads with the answer: one row per target
+    ship = {row[0]: row for row in ship_table[1:]}
+    assert ship_table[0][:3] == ["Target", "Ship", "Accuracy"] and set(ship) == {"host", "cortex-a53", "cortex-a72"}
+    # keras fp32 is over the 100 KB limit: the most accurate that fits is the ONNX fp16 (91%, 93 KB)
+    assert ship["host"][1] == "keras.onnx.fp16" and ship["host"][3] == "0.260 ms (measured)"
+    assert "met by keras.tflite.int8" in ship["host"][6]
+    assert ship["cortex-a53"][1] == "nothing fits" and "raw_audio (it takes MFCC features)" in ship["cortex-a53"][5]
+    assert ship["cortex-a72"][1] == "nothing fits" and "no variant was measured on cortex-a72" in ship["cortex-a72"][7]
     assert host_table[0][:4] == ["Variant", "Size (KB)", "Size vs fp32", "Accuracy"]
     body = {row[0]: row for row in host_table[1:]}
     assert set(body) == {f"{m}.{f}.{q}" for m, f, q in BUILT} == {r["variant"] for r in host}
@@ -351,6 +366,7 @@ def test_dom_has_the_tables_and_rows(loaded, report_page):
     assert arm["keras.onnx.int8"][-1] == "25.0%"  # reversed predictions: 2 of 8 still agree
 
     assert {tuple(r) for r in na_table[1:]} == {(f"{m}.{f}.{q}", why) for (m, f, q), why in NOT_APPLICABLE.items()}
+    assert na_table[0] == ["Variants", "Why they cannot be built"]
     assert f"Skipped: {SKIPPED_TARGET_REASON}" in dom
     # the int8 variants answer with reversed predictions on cortex-a53: 6 of 8 clips differ
     assert "Outputs differing from the host: keras.onnx.int8 (6 clips), keras.tflite.int8 (6 clips)" in dom
@@ -359,8 +375,9 @@ def test_dom_has_the_tables_and_rows(loaded, report_page):
 
 def test_plots_are_inline_svg_with_a_size(loaded):
     probe, dom = loaded["probe"], loaded["dom"]
-    # size vs accuracy, host latency bars, cortex-a53 instruction bars, training history
-    assert dom.count("<svg") == 4 and len(probe["svgs"]) == 4, probe["svgs"]
+    # Pareto plots of host and cortex-a53 (a72 was skipped), size vs accuracy, host latency bars, cortex-a53
+    # instruction bars, training history
+    assert dom.count("<svg") == 6 and len(probe["svgs"]) == 6, probe["svgs"]
     for svg in probe["svgs"]:
         assert svg["w"] > 300 and svg["h"] > 100, f"a plot is not laid out with a real size: {svg}"
         assert svg["shapes"] > 5, f"an empty plot: {svg}"

@@ -45,7 +45,7 @@ from pipeline.audio.mfcc import MfccConfig
 from pipeline.bench.runtimes import FEATURE_OUTPUT
 from pipeline.export.common import NotApplicable
 from pipeline.export.levels import QUANTIZATION_LEVELS
-from pipeline.export.tflite import TFLITE_LEVELS, from_saved_model
+from pipeline.export.tflite import TFLITE_LEVELS, keras_classifier
 
 
 INPUT_NAME = "waveform"
@@ -106,7 +106,7 @@ def classifier_tflite(keras_model: Any, level: str, calibration_mfcc: np.ndarray
         if saved_model_dir is None:
             saved_model_dir = Path(tmp) / "saved_model"
             export_saved_model(keras_model, str(saved_model_dir))
-        return from_saved_model(saved_model_dir, level, calibration_mfcc)
+        return keras_classifier(keras_model, saved_model_dir, level, calibration_mfcc)
 
 
 def e2e_tflite(keras_model: Any, cfg: MfccConfig, n_samples: int, level: str,
@@ -180,7 +180,7 @@ def _quantize_opcode_version(out_type: int, schema: Any) -> int:
     return {T.UINT8: 1, T.INT8: 2, T.INT16: 3}[out_type]
 
 
-def stitch_tflite(front_end: bytes, classifier: bytes) -> bytes:
+def stitch_tflite(front_end: bytes, classifier: bytes, feature_input: bool = False) -> bytes:
     """Join two single-subgraph TFLite models into one: front_end (float32 input -> float32
     features) feeding classifier (features -> probabilities).
 
@@ -282,18 +282,22 @@ def stitch_tflite(front_end: bytes, classifier: bytes) -> bytes:
     fs.operators = ops
 
     p_out = tmap[c_out]
-    fs.tensors[f_in].name = INPUT_NAME
-    fs.tensors[f_out].name = MFCC_NAME
+    # feature_input: the front is the float standardisation of a feature-input model: its input is the MFCC
+    # matrix ("mfcc") and its output an internal tensor, not an output of the model
+    input_name = MFCC_NAME if feature_input else INPUT_NAME
+    fs.tensors[f_in].name = input_name
+    fs.tensors[f_out].name = "standardised" if feature_input else MFCC_NAME
     fs.tensors[p_out].name = PROBABILITIES_NAME
     fs.inputs = [f_in]
-    fs.outputs = [p_out, f_out]
+    fs.outputs = [p_out] if feature_input else [p_out, f_out]
     fs.name = "main"
 
     sig = schema.SignatureDefT()
     sig.signatureKey = "serving_default"
     sig.subgraphIndex = 0
-    sig.inputs = [_tensor_map(schema, INPUT_NAME, f_in)]
-    sig.outputs = [_tensor_map(schema, PROBABILITIES_NAME, p_out), _tensor_map(schema, MFCC_NAME, f_out)]
+    sig.inputs = [_tensor_map(schema, input_name, f_in)]
+    sig.outputs = [_tensor_map(schema, PROBABILITIES_NAME, p_out)] + (
+        [] if feature_input else [_tensor_map(schema, MFCC_NAME, f_out)])
     F.signatureDefs = [sig]
 
     # metadata: the classifier's entries (they describe its quantization); the front end's
@@ -316,7 +320,8 @@ def stitch_tflite(front_end: bytes, classifier: bytes) -> bytes:
         metadata.append(m)
     F.metadata = metadata
     F.metadataBuffer = None
-    F.description = "pipeline.export.e2e: float32 MFCC front end + classifier"
+    F.description = ("pipeline.export: float32 standardisation + quantized classifier" if feature_input
+                     else "pipeline.export.e2e: float32 MFCC front end + classifier")
     return bytes(fbu.convert_object_to_bytearray(F))
 
 

@@ -62,8 +62,32 @@ def from_saved_model(saved_model_dir, level: str, calibration: np.ndarray | None
     return bytes(conv.convert())
 
 
+def keras_classifier(keras_model, saved_model_dir, level: str, calibration: np.ndarray | None) -> bytes:
+    """The Keras model at one level, MFCC matrix in. Calibrated levels (int8, int16x8) keep the model's
+    standardisation in float32 ahead of the quantized input: converted whole, the raw matrix would be quantized
+    with one scale for every coefficient (c0 spans about -380..-50, c10 -27..26). The float front and the
+    quantized body are converted apart and joined (pipeline.export.e2e.stitch_tflite)."""
+    from pipeline.export.levels import QUANTIZATION_LEVELS
+
+    if not QUANTIZATION_LEVELS[level].calibrated:
+        return from_saved_model(saved_model_dir, level, calibration)
+    import tempfile
+    from pathlib import Path
+
+    from pipeline.export.e2e import stitch_tflite
+    from pipeline.models.keras_models import export_saved_model, split_standardisation
+
+    front, body = split_standardisation(keras_model)
+    standardised = np.asarray(front([calibration.astype(np.float32)], training=False), dtype=np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        export_saved_model(front, str(Path(tmp) / "front"))
+        export_saved_model(body, str(Path(tmp) / "body"))
+        return stitch_tflite(from_saved_model(Path(tmp) / "front", "fp32", None),
+                             from_saved_model(Path(tmp) / "body", level, standardised), feature_input=True)
+
+
 def convert_tflite(source: Source, level: str) -> bytes:
-    return from_saved_model(source.saved_model_dir, level, source.calibration)
+    return keras_classifier(source.model, source.saved_model_dir, level, source.calibration)
 
 
 def io_spec(model_bytes: bytes) -> tuple[dict, dict]:

@@ -109,6 +109,16 @@ def load(architecture: str, weights: dict[str, np.ndarray]):
     return model
 
 
+def split_standardisation(model):
+    """(front, body): the model up to its Normalization layer (per-coefficient standardisation) and the
+    classifier after it, sharing the trained layers. Quantized levels keep the front in float32 and quantize
+    the body, whose input then holds standardised features instead of the raw MFCC matrix."""
+    import keras
+
+    norm = model.get_layer("normalize").output
+    return keras.Model(model.inputs, norm, name="standardise"), keras.Model(norm, model.outputs, name="classifier")
+
+
 def export_saved_model(model, path: str) -> None:
     """A SavedModel with a fixed (1, n_mfcc, frames) signature: the converters' common input."""
     import tensorflow as tf

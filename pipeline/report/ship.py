@@ -26,12 +26,16 @@ def _reduction(d: dict) -> str:
     return f"{goal}: not met ({r.get('why', 'no candidate')})"
 
 
+def _broken(key: str, excess: float) -> str:
+    return "raw_audio (it takes MFCC features)" if key == "raw_audio" else f"{key} by {excess:g}"
+
+
 def _margins(d: dict) -> str:
     if d.get("pick"):
         m = d["margins"]
         return (f"latency {m['latency_ms']:+.3f} ms, size {m['size_kb']:+,.1f} KB, "
                 f"accuracy {100 * m['accuracy']:+.1f} pts")
-    breaks = "; ".join(f"{c['variant']} breaks " + ", ".join(f"{k} by {v:g}" for k, v in c["breaks"].items())
+    breaks = "; ".join(f"{c['variant']} breaks " + ", ".join(_broken(k, v) for k, v in c["breaks"].items())
                        for c in d.get("closest", []))
     return breaks or "–"
 
@@ -68,7 +72,7 @@ def pareto_plot(metrics: dict, target: str, decision: dict) -> Plot | None:
 
 
 def ship_section(decisions: dict[str, dict], metrics: dict) -> Section:
-    note = ("Per target, the most accurate built variant that meets its constraints (params.yaml `ship`; ties: the "
+    note = ("Per target, the most accurate built variant that meets its constraints (params.yaml, ship; ties: the "
             "cheaper, then the smaller). Cost is each target's own figure: measured p50 on the host; on an emulated "
             "core the estimated device latency from the exact instruction count (an estimate, nominal IPC and clock). "
             "Accuracy is on the test split; the loss budget is against the best fp32 variant.")
