@@ -45,6 +45,7 @@ REPORT_HTML = Dataset("reports/report.html", "the report, self-contained HTML")
 SIZE_ACCURACY_PLOT = Dataset("reports/plots/size_accuracy.csv", "size vs accuracy per variant (DVC plot)")
 LATENCY_PLOT = Dataset("reports/plots/latency.csv", "host p50 per variant (DVC plot)")
 CONFUSION_PLOTS = Dataset("reports/plots/confusion", "per variant: actual and predicted class of every test clip")
+QUANT_ERROR_PLOTS = Dataset("reports/plots/quant_error", "per calibrated variant: quantization error per layer")
 TARGET_COST_PLOT = Dataset("reports/plots/target_cost.csv", "instructions and estimated latency per emulated target")
 
 # Each stage's temporary files (SavedModels, harness inputs) live here, not in the system's temporary
@@ -72,7 +73,7 @@ STAGES: dict[str, StageIO] = {
     "benchmark": StageIO((CHECKED, LEVEL_VARIANTS, FEATURES, AUDIO_SPLITS), (LEVEL_BENCH,)),
     "report": StageIO((CHECKED, FEATURES, BENCH, VARIANTS),
                       (METRICS, REPORT_MD, REPORT_HTML, SIZE_ACCURACY_PLOT, LATENCY_PLOT, TARGET_COST_PLOT,
-                       CONFUSION_PLOTS)),
+                       CONFUSION_PLOTS, QUANT_ERROR_PLOTS)),
 }
 
 

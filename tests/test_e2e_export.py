@@ -229,3 +229,13 @@ def test_onnx_e2e(level, setup, onnx_fp32):
     fname = fsess.get_inputs()[0].name
     feature_pred = np.array([fsess.run(None, {fname: x[None]})[0][0].argmax() for x in setup["X"]])
     _check_parity("onnx", level, setup, mfcc, pred, feature_pred)
+
+
+def test_tflite_per_layer_quantization_error(setup):
+    """QuantizationDebugger on the quantized classifier (after the float standardisation): a figure per layer."""
+    from pipeline.export.quant_error import TFLITE_UNIT, tflite_layer_errors, worst
+
+    rows = tflite_layer_errors(setup["model"], "int8", setup["X"][:16])
+    assert len(rows) >= 5 and {r["unit"] for r in rows} == {TFLITE_UNIT}
+    assert all(np.isfinite(r["error"]) and r["error"] >= 0 for r in rows)
+    assert worst(rows)["error"] == pytest.approx(max(r["error"] for r in rows))

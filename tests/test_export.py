@@ -53,6 +53,11 @@ def test_mlp_onnx_levels_agree_with_source(data):
         assert agreement >= (1.0 if level == "fp32" else 0.9), (level, agreement)
         if level == "fp32":
             assert np.array_equal(run_onnx(built, X), ref)
+        if level == "int8":  # which layer loses what: the SQNR of every activation against the float graph
+            from pipeline.export.quant_error import ONNX_UNIT, worst
+
+            assert built.quant_error and {r["unit"] for r in built.quant_error} == {ONNX_UNIT}
+            assert worst(built.quant_error)["error"] == pytest.approx(min(r["error"] for r in built.quant_error))
     assert sizes["int8"] < sizes["fp32"] and sizes["dynamic_int8"] < sizes["fp32"]
 
 

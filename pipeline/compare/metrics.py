@@ -56,8 +56,9 @@ def status_of(entry: dict | None) -> str | None:
 
 
 def targets_of(entry: dict | None) -> dict[str, dict]:
-    """The per-target sub-dicts of a variant (host, cortex-a53, ...)."""
-    return {k: v for k, v in (entry or {}).items() if isinstance(v, dict)}
+    """The per-target sub-dicts of a variant (host, cortex-a53, ...): the ones with a status (a variant also
+    holds per_class_accuracy and quant_error, which are not targets)."""
+    return {k: v for k, v in (entry or {}).items() if isinstance(v, dict) and "status" in v}
 
 
 def measured(entry: dict | None) -> dict | None:

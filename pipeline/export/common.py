@@ -50,3 +50,6 @@ class Built:
     data: bytes
     input: dict
     output: dict
+    # calibrated levels: per-layer quantization error rows (pipeline.export.quant_error), or why there are none
+    quant_error: list[dict] | None = None
+    quant_error_note: str | None = None

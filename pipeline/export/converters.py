@@ -8,6 +8,8 @@ from typing import Callable
 from pipeline.export import onnx as onnx_export
 from pipeline.export import tflite as tflite_export
 from pipeline.export.common import Built, ConversionFailed, NotApplicable, Source
+from pipeline.export.levels import QUANTIZATION_LEVELS
+from pipeline.export.quant_error import TFLITE_INT16_REASON, onnx_layer_errors, tflite_layer_errors
 from pipeline.variants import REFERENCE_LEVEL
 
 Converter = Callable[[Source, str], Built]
@@ -38,10 +40,13 @@ def onnx_converter(fp32_builder, wrap=None):
             if level == REFERENCE_LEVEL:
                 raise
             raise ConversionFailed(f"onnxruntime's tools raised: {_first_line(err)}") from err
+        errors = None
+        if QUANTIZATION_LEVELS[level].calibrated:  # the classifier part, before any front end is prepended
+            errors = onnx_layer_errors(fp32, model, source.calibration)
         if wrap is not None:
             model = wrap(model, source)
         data = model.SerializeToString()
-        return Built(data, *_loaded_spec(onnx_export.io_spec, data, "onnxruntime", level))
+        return Built(data, *_loaded_spec(onnx_export.io_spec, data, "onnxruntime", level), quant_error=errors)
 
     return convert
 
@@ -57,9 +62,15 @@ def _tflite_bytes(build, source: Source, level: str) -> bytes:
         raise ConversionFailed(f"the TFLite converter raised: {_first_line(err)}") from err
 
 
+def _tflite_errors(source: Source, level: str) -> dict:
+    if level == "int8":
+        return {"quant_error": tflite_layer_errors(source.model, level, source.calibration)}
+    return {"quant_error_note": TFLITE_INT16_REASON} if QUANTIZATION_LEVELS[level].calibrated else {}
+
+
 def tflite_converter(source: Source, level: str) -> Built:
     data = _tflite_bytes(tflite_export.convert_tflite, source, level)
-    return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level))
+    return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level), **_tflite_errors(source, level))
 
 
 def tflite_e2e_converter(source: Source, level: str) -> Built:
@@ -67,7 +78,7 @@ def tflite_e2e_converter(source: Source, level: str) -> Built:
 
     data = _tflite_bytes(lambda s, lvl: e2e_tflite(s.model, s.mfcc, s.n_samples, lvl, s.calibration_audio,
                                                    saved_model_dir=s.saved_model_dir), source, level)
-    return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level))
+    return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level), **_tflite_errors(source, level))
 
 
 def prepend_front_end(classifier, source: Source):

@@ -178,6 +178,12 @@ E2E_COLUMNS = (
 )
 
 NOT_APPLICABLE_COLUMNS = (_text("Variants", "variant"), _text("Why they cannot be built", "reason"))
+QUANT_ERROR_NOTE = ("Per calibrated variant, the layer that loses most to quantization on the calibration clips, "
+                    "measured with the converters' own tools (TFLite: QuantizationDebugger, rmse in quantization "
+                    "steps; ONNX: onnxruntime's qdq_loss_debug, SQNR against the float graph). Every layer's figure "
+                    "is in the bundle's quant_error.csv and in reports/plots/quant_error (`dvc plots show`).")
+QUANT_ERROR_COLUMNS = (_text("Variant", "variant"), _text("Worst layer", "layer"),
+                       Column("Error", "error", _fixed(",.3f")), _text("Measure", "unit"))
 CLASS_LOSS_NOTE = ("Per quantized variant, the class whose test accuracy drops most against the fp32 variant "
                    "of the same model and format (host, measured): a variant can keep its overall accuracy and "
                    "still lose one class. The confusion matrix of every variant is a DVC plot "
@@ -282,7 +288,7 @@ def training_section(history: list[dict]) -> Section:
 def build(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_applicable: list[dict], threads: int,
           parity: list[dict] = (), e2e: dict[str, list[dict]] | None = None, hop_ms: float = 20.0,
           kernels: list[dict] = (), history: list[dict] = (), failed: list[dict] = (),
-          class_loss: list[dict] = (), lead: Section | None = None) -> Report:
+          class_loss: list[dict] = (), lead: Section | None = None, quant_error: list[dict] = ()) -> Report:
     """targets: emulated target -> (its params, tables.target_rows); e2e: target ("host" too) -> e2e rows."""
     e2e = e2e or {}
     title, *sections = host_sections(host, threads)
@@ -300,6 +306,9 @@ def build(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_app
     for name, (target, rows) in targets.items():
         sections.append(target_section(name, target, rows))
         sections += e2e_section(name, e2e.get(name, []), hop_ms, estimate=True)
+    if quant_error:
+        sections.append(Section("Quantization error per layer", level=3, notes=((QUANT_ERROR_NOTE,),),
+                                table=Table(tuple(quant_error), QUANT_ERROR_COLUMNS)))
     if class_loss:
         sections.append(Section("Classes lost to quantization", level=3, notes=((CLASS_LOSS_NOTE,),),
                                 table=Table(tuple(class_loss), CLASS_LOSS_COLUMNS)))

@@ -64,6 +64,8 @@ def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], e
             host = bench.get("host", {}).get(level, {}).get(vid)
             if host is None:
                 raise StaleResults(f"{vid} was built but has no host benchmark result (run: dvc repro)")
+            if "quant_error" in entry:
+                m["quant_error"] = entry["quant_error"]
             m.update(size_bytes=entry["size_bytes"], accuracy=host["accuracy"], agreement=host["agreement"],
                      per_class_accuracy=host["per_class_accuracy"],
                      **{k: host[k] for k in PARITY_FIELDS if k in host}, host=host_target_entry(host))
@@ -169,6 +171,18 @@ def class_loss_rows(metrics: dict) -> list[dict]:
         if mine[label] < theirs[label]:
             rows.append({"variant": vid, "class": label, "accuracy": mine[label], "fp32_accuracy": theirs[label],
                          "change": mine[label] - theirs[label]})
+    return rows
+
+
+def quant_error_rows(metrics: dict) -> list[dict]:
+    """Per calibrated variant, the layer with the largest quantization error (or why there are no figures)."""
+    rows = []
+    for vid, m in ordered(metrics):
+        q = m.get("quant_error") if m["status"] == "ok" else None
+        if q:
+            w = q.get("worst") or {}
+            rows.append({"variant": vid, "layer": w.get("layer", "–"), "error": w.get("error"),
+                         "unit": w.get("unit") or q.get("note", "")})
     return rows
 
 

@@ -14,6 +14,7 @@ from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.audio.mfcc import MfccConfig
 from pipeline.errors import UsageError
+from pipeline.export import quant_error
 from pipeline.export.bundle import bundle_readme
 from pipeline.export.common import ConversionFailed, NotApplicable
 from pipeline.export.formats import FORMATS
@@ -38,6 +39,14 @@ def sidecar(p: Params, vid: str, name: str, fmt: str, level: str, built, labels:
                      "mel": "slaney (librosa)"},
         "source": {k: pio.sha256_file(v) for k, v in family.source_paths(name).items()},
     }
+
+
+def quant_error_entry(vid: str, built, files: dict[str, bytes]) -> dict:
+    """The per-layer error file of a calibrated variant (in its bundle) and its worst layer, or why there is none."""
+    if built.quant_error is not None:
+        files[f"{vid}/quant_error.csv"] = quant_error.to_csv(built.quant_error)
+        return {"quant_error": {"file": f"{vid}/quant_error.csv", "worst": quant_error.worst(built.quant_error)}}
+    return {"quant_error": {"note": built.quant_error_note}} if built.quant_error_note else {}
 
 
 def run(p: Params, level: str) -> None:
@@ -67,7 +76,7 @@ def run(p: Params, level: str) -> None:
                 files[f"{vid}/{vid}.json"] = pio.to_json(meta).encode()
                 files[f"{vid}/README.md"] = bundle_readme(meta).encode()
                 index[vid] = {"status": "ok", "file": f"{vid}/{file}", "sidecar": f"{vid}/{vid}.json",
-                              "size_bytes": len(built.data)}
+                              "size_bytes": len(built.data), **quant_error_entry(vid, built, files)}
                 info(f"convert@{level}: {vid}: {len(built.data)} bytes")
     files[cat.INDEX] = pio.to_json(index).encode()
     pio.replace_dir(cat.level_dir(level), files)

@@ -37,6 +37,9 @@ def run(p: Params) -> None:
     confusion = tables.confusion_rows(metrics, bench["host"], [str(x) for x in d["labels"]], d["y_test"].tolist())
     pio.replace_dir(cat.CONFUSION_PLOTS.path(), {f"{vid}.csv": pio.csv_text(rows, ["actual", "predicted"]).encode()
                                                  for vid, rows in confusion.items()})
+    pio.replace_dir(cat.QUANT_ERROR_PLOTS.path(), {  # the per-layer files of the bundles, as DVC plots
+        f"{vid}.csv": (cat.level_dir(m["quantization"]) / m["quant_error"]["file"]).read_bytes()
+        for vid, m in metrics.items() if "file" in m.get("quant_error", {})})
     hop = p.benchmark.streaming_hop_ms
     parity = tables.parity_rows(metrics)
     e2e = {t: tables.e2e_rows(metrics, t, p.data.clip_seconds, hop) for t in ["host", *emulated]}
@@ -45,7 +48,7 @@ def run(p: Params) -> None:
     decisions = decision.decide_all(metrics, {t: s.model_dump() for t, s in p.ship.items()}, set(emulated))
     report = model.build(host, targets, na, p.benchmark.threads, parity=parity, e2e=e2e, hop_ms=hop, kernels=kernels,
                          history=history, failed=failed, class_loss=tables.class_loss_rows(metrics),
-                         lead=ship.ship_section(decisions, metrics))
+                         lead=ship.ship_section(decisions, metrics), quant_error=tables.quant_error_rows(metrics))
     pio.atomic_write_text(cat.REPORT_MD.path(), markdown.render(report))
     pio.atomic_write_text(cat.REPORT_HTML.path(), html.render(report))
     pio.write_json(cat.METRICS.path(), {**metrics, decision.METRICS_KEY: decisions})
