@@ -75,6 +75,9 @@ def test_an_experiment_in_a_temporary_copy_measures_the_emulated_target(built_pr
     cache.parent.mkdir(exist_ok=True)
     if not cache.exists():
         cache.symlink_to(ROOT / ".cache" / "arm")  # where a user's `make arm` puts it
+    # an experiment starts from a commit: the built state, its dvc.lock and outputs (from DVC's cache)
+    run(["git", "add", "-A"], built_project)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "built"], built_project)
     env = {k: v for k, v in os.environ.items() if k != "PIPELINE_ARM_CACHE"}
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
     res = subprocess.run(["dvc", "exp", "run", "--temp", "-S", "targets.cortex-a53.required=false", "-f", "-s",
