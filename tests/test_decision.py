@@ -121,3 +121,16 @@ def test_ship_params_are_validated(change, expected):
         parse_params(raw)
     for text in expected:
         assert text in str(err.value), str(err.value)
+
+
+def test_compare_report_names_the_changed_pick():
+    from pipeline.compare import compare_metrics, parse_gates, render_markdown
+    from conftest import ROOT
+
+    gates = parse_gates(yaml.safe_load((ROOT / "gates.yaml").read_text()))
+    base = {**metrics(), "ship": {"cortex-a53": {"pick": "keras_e2e.tflite.int8"}}}
+    head = {**metrics(), "ship": {"cortex-a53": {"pick": None}}}  # tighter constraints at head: nothing fits
+    cmp = compare_metrics(base, head, gates)
+    md = render_markdown(cmp, [("ship.cortex-a53.max_latency_ms", 1.0, 0.1)], "base", "head")
+    assert "### What to ship: changed picks" in md
+    assert "- **cortex-a53**: `keras_e2e.tflite.int8` → `nothing fits`" in md

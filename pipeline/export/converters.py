@@ -9,7 +9,8 @@ from pipeline.export import onnx as onnx_export
 from pipeline.export import tflite as tflite_export
 from pipeline.export.common import Built, ConversionFailed, NotApplicable, Source
 from pipeline.export.levels import QUANTIZATION_LEVELS
-from pipeline.export.quant_error import TFLITE_INT16_REASON, onnx_layer_errors, tflite_layer_errors
+from pipeline.export.quant_error import (ONNX_NO_MATCH_REASON, TFLITE_INT16_REASON, onnx_layer_errors,
+                                        tflite_layer_errors)
 from pipeline.variants import REFERENCE_LEVEL
 
 Converter = Callable[[Source, str], Built]
@@ -40,13 +41,15 @@ def onnx_converter(fp32_builder, wrap=None):
             if level == REFERENCE_LEVEL:
                 raise
             raise ConversionFailed(f"onnxruntime's tools raised: {_first_line(err)}") from err
-        errors = None
+        errors, note = None, None
         if QUANTIZATION_LEVELS[level].calibrated:  # the classifier part, before any front end is prepended
-            errors = onnx_layer_errors(fp32, model, source.calibration)
+            errors = onnx_layer_errors(fp32, model, source.calibration) or None
+            note = None if errors else ONNX_NO_MATCH_REASON
         if wrap is not None:
             model = wrap(model, source)
         data = model.SerializeToString()
-        return Built(data, *_loaded_spec(onnx_export.io_spec, data, "onnxruntime", level), quant_error=errors)
+        return Built(data, *_loaded_spec(onnx_export.io_spec, data, "onnxruntime", level), quant_error=errors,
+                     quant_error_note=note)
 
     return convert
 

@@ -20,9 +20,10 @@ def _reduction(d: dict) -> str:
     if r.get("met"):
         return f"{goal}: met by {r['by']} ({100 * r['size_reduction']:.0f}% smaller, {r['cost_ratio']:.2f}x cheaper)"
     if r.get("closest"):
+        short = [f"{100 * r['size_short_by']:.0f} points of size"] if r["size_short_by"] > 0 else []
+        short += [f"{r['cost_short_by']:.2f}x of cost"] if r["cost_short_by"] > 0 else []
         return (f"{goal}: not met; closest {r['closest']} ({100 * r['size_reduction']:.0f}% smaller, "
-                f"{r['cost_ratio']:.2f}x cheaper: short by {100 * r['size_short_by']:.0f} points of size, "
-                f"{r['cost_short_by']:.2f}x of cost)")
+                f"{r['cost_ratio']:.2f}x cheaper: short by {' and '.join(short)})")
     return f"{goal}: not met ({r.get('why', 'no candidate')})"
 
 
