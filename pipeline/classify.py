@@ -1,7 +1,8 @@
 """Run an end-to-end bundle on a WAV file: python -m pipeline classify BUNDLE_DIR FILE.wav
 
-The clip must already be what the artefact takes (rate, length, float samples): a mismatch is an
-error naming the expected and the actual value, never a silent resample, pad or cast.
+The clip must already be what the artefact takes (rate, length, finite samples in [-1, 1]): a mismatch is
+an error naming the expected and the actual value, never a silent resample or pad. Integer PCM is decoded
+to float32 in [-1, 1) by libsndfile, and a note says so.
 """
 
 from __future__ import annotations

@@ -124,10 +124,10 @@ def _check_frames(f: Features, data: Data) -> None:
     if empty:
         enough = next((n for n in (2 ** k for k in range(4, 16)) if n <= n_samples
                        and not empty_mel_bands(data.sample_rate, n, f.n_mels, f.fmin, f.fmax)), None)
-        fix = f"use features.n_fft >= {enough}" if enough else "lower features.n_mels"
+        fix = f"use features.n_fft >= {enough}, or lower features.n_mels" if enough else "lower features.n_mels"
         raise ValueError(f"features.n_fft={f.n_fft} gives {f.n_fft // 2 + 1} FFT bins: {empty} of the "
                          f"features.n_mels={f.n_mels} mel bands between fmin={f.fmin} and fmax={f.fmax} Hz get none "
-                         f"(their features would be constant); {fix}, or lower features.n_mels")
+                         f"(their features would be constant); {fix}")
     if f.hop_length > f.n_fft:
         raise ValueError(f"features.hop_length={f.hop_length} is above features.n_fft={f.n_fft}: the frames would "
                          "skip samples; use hop_length <= n_fft")
@@ -163,6 +163,9 @@ class Params(Strict):
         unknown = [k for k in v if k not in QUANTIZATION_LEVELS]
         if unknown:
             raise ValueError(f"unknown quantization level(s) {unknown}; allowed: {list(QUANTIZATION_LEVELS)}")
+        if "fp32" not in v:  # variants.REFERENCE_LEVEL
+            raise ValueError("fp32 is required: every ratio, the accuracy loss of the ship decision and the "
+                             "comparison's gates are measured against it")
         out = {}
         for name, options in v.items():
             try:

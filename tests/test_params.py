@@ -37,6 +37,7 @@ def test_default_and_tiny_profiles_are_valid():
 
 @pytest.mark.parametrize("path,value,expected", [
     ("quantization.int4", {}, ["quantization", "int4", "allowed", "int16x8"]),
+    ("quantization.fp32", KeyError, ["quantization", "fp32 is required"]),
     ("data.sample_rate", -16000, ["data.sample_rate", "-16000", "greater than 0"]),
     ("features.n_mfc", 20, ["features.n_mfc", "unknown key"]),
     ("keras.epochs", "ten", ["keras.epochs", "'ten'", "integer"]),

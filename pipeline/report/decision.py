@@ -124,6 +124,8 @@ def decide(metrics: dict, target: str, limits: dict, emulated: bool) -> dict:
                 "candidates": len(rows)}
     if not rows:
         return {**decision, "pick": None, "why": f"no variant was measured on {target} (skipped or not built)"}
+    if not fp32:  # params require fp32; a metrics file from elsewhere may still lack it
+        return {**decision, "pick": None, "why": "no fp32 variant was built: nothing to measure the accuracy loss against"}
     best_fp32 = max(fp32)
     decision["best_fp32_accuracy"] = best_fp32
     broken = {r["variant"]: violations(r, limits, best_fp32) for r in rows}

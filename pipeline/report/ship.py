@@ -64,11 +64,11 @@ def pareto_plot(metrics: dict, target: str, decision: dict) -> Plot | None:
     rows = candidates(metrics, target)
     if not rows:
         return None
-    front = set(decision.get("pareto_front", []))
+    front = set(decision.get("pareto_front", [])) | ({decision["pick"]} if decision.get("pick") else set())
     kind = "estimated device latency" if "estimate" in decision["cost"] else "measured host p50"
     points = tuple(Point(r["cost_us"], 100 * r["accuracy"], r["model"], MARKERS.get(r["format"], "^"),
                          r["variant"] if r["variant"] in front else "") for r in rows)
-    return Plot("scatter", f"{target}: accuracy vs cost (labelled: the Pareto front of accuracy, cost and size)",
+    return Plot("scatter", f"{target}: accuracy vs cost (labelled: the pick and the Pareto front of accuracy, cost, size)",
                 f"{kind} per inference (µs, log scale)", points, ylabel="test accuracy (%)")
 
 

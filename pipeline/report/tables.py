@@ -17,12 +17,12 @@ HOST_FIELDS = ("latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_me
 PARITY_FIELDS = ("mfcc_max_abs_diff", "mfcc_mean_abs_diff")  # end-to-end variants: in-graph vs training MFCCs
 # The host's optimised kernels against the runtime's reference kernels on the same file (test split).
 KERNEL_FIELDS = ("reference_kernel_agreement", "reference_kernel_accuracy")
-KERNEL_AGREEMENT_FLOOR = 0.99
+KERNEL_AGREEMENT_FLOOR = 0.99  # below this, the report names the variant: the host's kernels change its answers
 EMULATED_FIELDS = ("instructions_per_inference", "emulated_latency_p50_us", "estimated_device_latency_us",
                    "host_agreement", "host_mismatches", "agreement_clips")
 # Every number build_metrics can write, whether or not a run measured it (a skipped target still has names).
 METRIC_FIELDS = frozenset(("size_bytes", "accuracy", "agreement", *PARITY_FIELDS, *HOST_FIELDS, *KERNEL_FIELDS,
-                           *EMULATED_FIELDS))  # below this, the report names the variant: the host's kernels change its answers
+                           *EMULATED_FIELDS))
 
 
 class StaleResults(PipelineError):
