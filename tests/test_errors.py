@@ -21,7 +21,7 @@ def test_an_expected_error_is_one_line_with_its_exit_code(tmp_path):
     res = run([PY, "-m", "pipeline", "train_sklearn", "svm"], project(tmp_path), check=False)
     assert res.returncode == 2  # UsageError
     assert res.stderr.strip() == ("error: train_sklearn: no scikit-learn model 'svm' in params.yaml sklearn: "
-                                  "['logreg', 'random_forest', 'mlp']")
+                                  "['logreg', 'random_forest', 'mlp', 'svc']")
 
 
 def test_a_bug_keeps_its_traceback(tmp_path):
