@@ -39,7 +39,8 @@ VARIANTS = Dataset("models/variants", "every converted variant")
 LEVEL_VARIANTS = Dataset("models/variants/{level}", "the variants of one level: a bundle folder each, index.json")
 BENCH = Dataset("reports/bench", "every benchmark result")
 LEVEL_BENCH = Dataset("reports/bench/{target}/{level}.json", "the results of one level on one target")
-METRICS = Dataset("reports/metrics.json", "every variant's figures (DVC metrics)")
+METRICS = Dataset("reports/metrics.json", "every variant's figures and the decisions per target (what compare reads)")
+SUMMARY = Dataset("reports/summary", "DVC metrics: accuracy and size per variant, the pick per target")
 REPORT_MD = Dataset("reports/report.md", "the report, Markdown")
 REPORT_HTML = Dataset("reports/report.html", "the report, self-contained HTML")
 SIZE_ACCURACY_PLOT = Dataset("reports/plots/size_accuracy.csv", "size vs accuracy per variant (DVC plot)")
@@ -70,9 +71,11 @@ STAGES: dict[str, StageIO] = {
     "train_sklearn": StageIO((CHECKED, FEATURES), (SKLEARN_MODEL,)),
     "train_keras": StageIO((CHECKED, FEATURES), (KERAS_MODEL, KERAS_HISTORY)),
     "convert": StageIO((CHECKED, SKLEARN_MODELS, KERAS_MODEL, FEATURES, AUDIO_SPLITS), (LEVEL_VARIANTS,)),
-    "benchmark": StageIO((CHECKED, LEVEL_VARIANTS, FEATURES, AUDIO_SPLITS), (LEVEL_BENCH,)),
-    "report": StageIO((CHECKED, FEATURES, BENCH, VARIANTS),
-                      (METRICS, REPORT_MD, REPORT_HTML, SIZE_ACCURACY_PLOT, LATENCY_PLOT, TARGET_COST_PLOT,
+    # benchmark scores agreement against each source model's test predictions (reference.npz)
+    "benchmark": StageIO((CHECKED, LEVEL_VARIANTS, FEATURES, AUDIO_SPLITS, SKLEARN_MODELS, KERAS_MODEL),
+                         (LEVEL_BENCH,)),
+    "report": StageIO((CHECKED, FEATURES, BENCH, VARIANTS, KERAS_HISTORY),
+                      (METRICS, SUMMARY, REPORT_MD, REPORT_HTML, SIZE_ACCURACY_PLOT, LATENCY_PLOT, TARGET_COST_PLOT,
                        CONFUSION_PLOTS, QUANT_ERROR_PLOTS)),
 }
 

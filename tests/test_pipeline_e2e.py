@@ -138,6 +138,9 @@ def test_reports(built_project: Path):
     assert html.count("<svg") >= 3 and "<script" not in html and "http://" not in html.split("<svg")[0]
     sizes = pio.read_csv(built_project / "reports/plots/size_accuracy.csv")
     assert {r["variant"] for r in sizes} == EXPECTED_BUILT
+    summary = {p.stem: json.loads(p.read_text()) for p in (built_project / "reports/summary").glob("*.json")}
+    assert set(summary) == EXPECTED_BUILT | {"ship.host", "ship.cortex-a53"}  # DVC's metrics: built ones only
+    assert all(summary[vid]["accuracy"] == metrics[vid]["accuracy"] for vid in EXPECTED_BUILT)
 
 
 def test_same_params_give_identical_artefacts(built_project: Path):

@@ -6,7 +6,7 @@ file answer without loading it). A revision is a Git revision, or None for the w
 
 from __future__ import annotations
 
-from typing import Literal
+import json
 
 from pipeline import catalog as cat
 from pipeline.compare.metrics import CompareError
@@ -22,12 +22,28 @@ def _is_rev_error(exc: BaseException) -> bool:
     return isinstance(exc, (RevError, ScmRevError))
 
 
-def _dvc_show(kind: Literal["metrics", "params"], rev: str | None, targets: tuple[str, ...] = ()) -> dict:
+def _read_json(path: str, rev: str | None) -> dict:
+    """A Git-tracked JSON file at `rev` (None: the workspace); FileNotFoundError when it is not there. Read as
+    a file, not through `dvc metrics show`: the detail file is not DVC's metrics file (reports/summary.json
+    is), and older revisions, where it was, read the same."""
+    import dvc.api
+    from dvc.exceptions import PathMissingError
+
+    try:
+        text = dvc.api.read(path, rev=rev)
+    except PathMissingError:
+        raise FileNotFoundError(path) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CompareError(f"{path} is not valid JSON: {exc}") from None
+
+
+def _params_show(rev: str | None) -> dict:
     import dvc.api
 
-    show = dvc.api.metrics_show if kind == "metrics" else dvc.api.params_show
     try:
-        return show(*targets, rev=rev)
+        return dvc.api.params_show(rev=rev)
     except Exception as exc:  # noqa: BLE001 - re-raised below unless the retry explains it
         if rev is None or _is_rev_error(exc):
             raise
@@ -38,8 +54,7 @@ def _dvc_show(kind: Literal["metrics", "params"], rev: str | None, targets: tupl
     from dvc.repo import Repo
 
     with Repo() as repo:
-        shower = repo.metrics.show if kind == "metrics" else repo.params.show
-        results = shower(targets=list(targets) or None, revs=[rev], on_error="return")
+        results = repo.params.show(revs=[rev], on_error="return")
     results.pop(WORKSPACE, None)
     if len(results) != 1:
         raise first_error
@@ -84,7 +99,7 @@ def read_revision(rev: str | None, metrics_file: str, role: str) -> tuple[dict, 
     where = "the workspace" if rev is None else f"revision {rev!r}"
     notes: list[str] = []
     try:
-        metrics = _dvc_show("metrics", rev, (metrics_file,))
+        metrics = _read_json(metrics_file, rev)
     except FileNotFoundError:
         if role == "head":
             hint = " (run `dvc repro` first)" if rev is None else ""
@@ -92,10 +107,12 @@ def read_revision(rev: str | None, metrics_file: str, role: str) -> tuple[dict, 
         notes.append(f"{metrics_file} does not exist at base ({where}): every variant counts as new, "
                      f"nothing is gated")
         metrics = {}
+    except CompareError:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise CompareError(f"cannot read {metrics_file} in {where}: {type(exc).__name__}: {exc}") from None
     try:
-        params = _dvc_show("params", rev)
+        params = _params_show(rev)
     except Exception as exc:  # noqa: BLE001
         notes.append(f"cannot read params in {where} ({type(exc).__name__}: {exc}); params diff is incomplete")
         params = {}

@@ -9,7 +9,7 @@ from pipeline.export import onnx as onnx_export
 from pipeline.export import tflite as tflite_export
 from pipeline.export.common import Built, ConversionFailed, NotApplicable, Source
 from pipeline.export.levels import QUANTIZATION_LEVELS
-from pipeline.export.quant_error import (ONNX_NO_MATCH_REASON, TFLITE_INT16_REASON, onnx_layer_errors,
+from pipeline.export.quant_error import (ONNX_NO_MATCH_REASON, ONNX_TOOL, TFLITE_INT16_REASON, onnx_layer_errors,
                                         tflite_layer_errors)
 from pipeline.variants import REFERENCE_LEVEL
 
@@ -33,18 +33,12 @@ def onnx_converter(fp32_builder, wrap=None):
 
     def convert(source: Source, level: str) -> Built:
         fp32 = _fp32(fp32_builder, source)
-        try:
-            model = onnx_export.ONNX_LEVELS[level](fp32, source.calibration)
-        except NotApplicable:
-            raise
-        except Exception as err:
-            if level == REFERENCE_LEVEL:
-                raise
-            raise ConversionFailed(f"onnxruntime's tools raised: {_first_line(err)}") from err
+        model = _failing_as("onnxruntime's tools raised", level,
+                            lambda: onnx_export.ONNX_LEVELS[level](fp32, source.calibration))
         errors, note = None, None
         if QUANTIZATION_LEVELS[level].calibrated:  # the classifier part, before any front end is prepended
-            errors = onnx_layer_errors(fp32, model, source.calibration) or None
-            note = None if errors else ONNX_NO_MATCH_REASON
+            no_match = ONNX_NO_MATCH_REASON if level == "int16x8" else f"{ONNX_TOOL} matched no activation"
+            errors, note = _diagnosed(lambda: onnx_layer_errors(fp32, model, source.calibration), level, no_match)
         if wrap is not None:
             model = wrap(model, source)
         data = model.SerializeToString()
@@ -54,20 +48,38 @@ def onnx_converter(fp32_builder, wrap=None):
     return convert
 
 
-def _tflite_bytes(build, source: Source, level: str) -> bytes:
+def _failing_as(what: str, level: str, build):
+    """build(); an exception (other than NotApplicable) is this level's ConversionFailed, except at the
+    reference level, whose failure is a bug to see with its traceback."""
     try:
-        return build(source, level)
+        return build()
     except NotApplicable:
         raise
     except Exception as err:
         if level == REFERENCE_LEVEL:
             raise
-        raise ConversionFailed(f"the TFLite converter raised: {_first_line(err)}") from err
+        raise ConversionFailed(f"{what}: {_first_line(err)}") from err
+
+
+def _diagnosed(layer_errors, level: str, no_match: str) -> tuple[list | None, str | None]:
+    """(per-layer errors, None) or (None, why there are none): the diagnostics explain a built
+    variant, so their own failure is a note in the report, never a lost variant."""
+    try:
+        errors = layer_errors() or None
+    except Exception as err:  # noqa: BLE001 - recorded as the variant's note
+        return None, f"the per-layer error could not be computed ({level}): {_first_line(err)}"
+    return errors, None if errors else no_match
+
+
+def _tflite_bytes(build, source: Source, level: str) -> bytes:
+    return _failing_as("the TFLite converter raised", level, lambda: build(source, level))
 
 
 def _tflite_errors(source: Source, level: str) -> dict:
     if level == "int8":
-        return {"quant_error": tflite_layer_errors(source.model, level, source.calibration)}
+        errors, note = _diagnosed(lambda: tflite_layer_errors(source.model, level, source.calibration), level,
+                                  "TensorFlow's QuantizationDebugger reported no layer")
+        return {"quant_error": errors, "quant_error_note": note}
     return {"quant_error_note": TFLITE_INT16_REASON} if QUANTIZATION_LEVELS[level].calibrated else {}
 
 

@@ -35,7 +35,8 @@ QUANTIZATION_LEVELS: dict[str, Level] = {
         Level("fp32", "float32 weights and activations: the reference every other level is compared with", NoOptions),
         Level("fp16", "float16 weights (TFLite dequantizes them on a CPU; ONNX computes in float16)", NoOptions),
         Level("dynamic_int8", "int8 weights; activations quantized on the fly at run time", NoOptions),
-        Level("int8", "full integer: int8 weights and activations, static, calibrated on training data",
+        Level("int8", "int8 weights and activations, static, calibrated on training data; the float front "
+                      "(standardisation, summary statistics, MFCC) stays float32 ahead of the quantized input",
               CalibratedOptions),
         Level("int16x8", "int16 activations with int8 weights, static, calibrated on training data",
               CalibratedOptions),

@@ -22,7 +22,8 @@ import numpy as np
 COLUMNS = ["index", "layer", "error", "unit"]
 TFLITE_UNIT = "rmse / scale (quantization steps; higher is worse)"
 ONNX_UNIT = "SQNR vs float, dB (lower is worse)"
-ONNX_NO_MATCH_REASON = ("onnxruntime's qdq_loss_debug matched no activation of this graph (its int16 Q/DQ are "
+ONNX_TOOL = "onnxruntime's qdq_loss_debug"
+ONNX_NO_MATCH_REASON = (f"{ONNX_TOOL} matched no activation of this graph (its int16 Q/DQ are "
                         "com.microsoft operators, which the tool does not pair with the float graph): no per-layer figures")
 TFLITE_INT16_REASON = ("TensorFlow's QuantizationDebugger quantizes with int8 activations only: no per-layer "
                        "figures for int16x8")

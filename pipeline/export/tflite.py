@@ -33,7 +33,9 @@ def level_int8(conv, tf, calibration):
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = _representative(calibration)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8   # the app quantizes its input with the sidecar's scale/zero point
+    # int8 at the quantized body's edge; keras_classifier then puts the float standardisation ahead of it,
+    # so the built file takes float32 MFCCs (its output stays int8: the sidecar has scale and zero point)
+    conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
 
 

@@ -56,7 +56,8 @@ class LoadContext:
 
     @cached_property
     def calibration_audio(self) -> np.ndarray:
-        """The same clips as `calibration`, raw: end-to-end models calibrate through their own float front end."""
+        """The same clips as `calibration`, raw: end-to-end models calibrate through their own float front end.
+        Uncalibrated levels get one clip, read only for its length (the front end's input size)."""
         audio = pio.read_npz(cat.AUDIO_SPLITS.path())["train"]
         n = getattr(self.params.quantization[self.level], "calibration_samples", None)
         return audio[:1] if n is None else calibration_subset(audio, n, self.params.seed)

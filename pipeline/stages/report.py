@@ -1,4 +1,5 @@
-"""Stage report: convert indexes + benchmark results -> reports/metrics.json, report.md, report.html, plot data."""
+"""Stage report: convert indexes + benchmark results -> reports/metrics.json (the detail), summary/ (DVC's
+metrics), report.md, report.html, plot data."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.log import info
 from pipeline.params import Params
-from pipeline.report import decision, html, markdown, model, ship, tables
+from pipeline.report import decision, html, markdown, model, ship, summary, tables
 from pipeline.targets.registry import is_emulated
 
 
@@ -21,7 +22,7 @@ def run(p: Params) -> None:
     host = tables.host_rows(metrics)
     targets = {t: (p.targets[t].model_dump(), tables.target_rows(metrics, t)) for t in emulated}
     na = tables.not_applicable_rows(metrics)
-    history = pio.read_csv(cat.KERAS_HISTORY.path()) if cat.KERAS_HISTORY.path().exists() else []
+    history = pio.read_csv(cat.KERAS_HISTORY.path())
 
     pio.write_csv(cat.SIZE_ACCURACY_PLOT.path(),
                   [{"variant": r["variant"], "size_kb": round(r["size_bytes"] / 1024, 3), "accuracy": r["accuracy"]}
@@ -52,6 +53,8 @@ def run(p: Params) -> None:
     pio.atomic_write_text(cat.REPORT_MD.path(), markdown.render(report))
     pio.atomic_write_text(cat.REPORT_HTML.path(), html.render(report))
     pio.write_json(cat.METRICS.path(), {**metrics, decision.METRICS_KEY: decisions})
+    pio.replace_dir(cat.SUMMARY.path(), {name: pio.to_json(figures).encode()
+                                         for name, figures in summary.summary(metrics, decisions).items()})
     counts = {s: sum(m["status"] == s for m in metrics.values()) for s in ("ok", "not_applicable", "failed")}
-    info(f"report: {len(metrics)} variants {counts} -> {cat.METRICS.template}, {cat.REPORT_MD.template}, "
-         f"{cat.REPORT_HTML.template}")
+    info(f"report: {len(metrics)} variants {counts} -> {cat.METRICS.template}, {cat.SUMMARY.template}, "
+         f"{cat.REPORT_MD.template}, {cat.REPORT_HTML.template}")
