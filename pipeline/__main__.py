@@ -1,6 +1,7 @@
 """python -m pipeline <stage> [args...]
 python -m pipeline compare [--base REV] [--head REV]     (two commits' metrics against gates.yaml)
-python -m pipeline classify BUNDLE_DIR FILE.wav          (run an end-to-end bundle on one clip)
+python -m pipeline classify BUNDLE_DIR FILE.wav [--resample] [--json]   (an end-to-end bundle on a recording)
+python -m pipeline serve BUNDLE_DIR [--port 8000]       (the bundle over HTTP: POST /v1/classify)
 
 Every stage validates params.yaml first; a bad value stops here, before any output is touched.
 Expected failures (pipeline.errors.PipelineError) print one line and exit non-zero; anything else
@@ -26,7 +27,7 @@ STAGES = {  # stage -> names of its arguments (from the DVC matrix)
     "benchmark": ["target", "level"],
     "report": [],
 }
-COMMANDS = ("compare", "classify")
+COMMANDS = ("compare", "classify", "serve")
 
 
 @contextmanager

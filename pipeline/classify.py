@@ -1,95 +1,134 @@
-"""Run an end-to-end bundle on a WAV file: python -m pipeline classify BUNDLE_DIR FILE.wav
+"""Run an end-to-end bundle on a recording:
+python -m pipeline classify BUNDLE_DIR FILE.wav [--resample] [--hop-ms MS] [--json]
 
-The clip must already be what the artefact takes (rate, length, finite samples in [-1, 1]): a mismatch is
-an error naming the expected and the actual value, never a silent resample or pad. Integer PCM is decoded
-to float32 in [-1, 1) by libsndfile, and a note says so.
+Any length; stereo is mixed down to mono (and said so); another sample rate only with --resample (soxr),
+otherwise an error naming the expected and the actual rate. The recording streams through the bundle as an
+app's microphone would (pipeline/runtime/stream.py): one inference per hop over the last window. Prints the
+overall label and its scores (the mean of every window's), then the timeline (start, end, label, confidence);
+--json prints all of it, every hop included. Integer PCM is decoded to float32 in [-1, 1) by libsndfile, and
+a note says so; NaN or samples outside [-1, 1] are refused.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.bench.runtimes import RUNTIMES
-from pipeline.export.formats import FORMATS
 from pipeline.errors import PipelineError
 from pipeline.runtime.bundle import Bundle, BundleError, check_samples, open_bundle
-from pipeline.models.families import FAMILIES, family_of
+from pipeline.runtime.stream import Detector, Hop, StreamError, as_mono
+
+DEFAULT_HOP_MS = 250.0
+PROGRESS_AFTER_S = 30.0  # longer recordings report progress on stderr
+CHUNK_S = 1.0            # how much audio is pushed at a time
 
 
 class ClipError(PipelineError):
-    """The clip does not match the artefact's input."""
+    """The recording cannot be read or does not fit the bundle."""
 
 
-def check_clip(clip: np.ndarray, sample_rate: int, bundle: Bundle) -> np.ndarray:
-    """The clip as the end-to-end artefact takes it, or a ClipError naming expected vs actual."""
-    meta = bundle.meta
-    if not family_of(meta["model"]).raw_audio:
-        raw = [name for name, fam in FAMILIES.items() if fam.raw_audio]
-        raise ClipError(f"{meta['variant']} takes {meta['input'].get('layout', 'MFCC features')}, not audio; "
-                        f"classify runs end-to-end bundles (models {raw})")
-    f = meta["features"]
-    n_samples = int(meta["input"]["shape"][-1])
-    if sample_rate != f["sample_rate"]:
-        raise ClipError(f"sample rate: expected {f['sample_rate']} Hz, got {sample_rate} Hz (resample first)")
-    if clip.ndim != 1:
-        raise ClipError(f"channels: expected mono (1-D samples), got shape {clip.shape}")
-    if len(clip) != n_samples:
-        raise ClipError(f"length: expected {n_samples} samples ({f['clip_seconds']} s), got {len(clip)}")
-    if clip.dtype != np.float32:
-        raise ClipError(f"dtype: expected float32 samples in [-1, 1], got {clip.dtype}")
-    check_samples(clip, bundle)
-    return clip.reshape(1, n_samples)
+def timeline(hops: list[Hop]) -> list[dict]:
+    """Consecutive hops with the same label as one segment; confidence: the mean of that label's score."""
+    segments: list[dict] = []
+    for hop in hops:
+        top = max(hop.scores)
+        if segments and segments[-1]["label"] == hop.label:
+            seg = segments[-1]
+            seg["end_s"], seg["_tops"] = hop.end_s, [*seg["_tops"], top]
+        else:
+            segments.append({"start_s": hop.start_s, "end_s": hop.end_s, "label": hop.label, "_tops": [top]})
+    return [{"start_s": round(s["start_s"], 3), "end_s": round(s["end_s"], 3), "label": s["label"],
+             "confidence": round(float(np.mean(s.pop("_tops"))), 4)} for s in segments]
 
 
-def classify(folder: Path, clip: np.ndarray, sample_rate: int) -> tuple[str, np.ndarray]:
-    bundle = open_bundle(folder)
-    meta = bundle.meta
-    x = check_clip(clip, sample_rate, bundle)
-    runtime = FORMATS[meta["format"]].runtime
-    try:
-        run, _ = RUNTIMES[runtime].load(str(bundle.artefact), 1)
-    except Exception as err:  # the SHA-256 matched: the runtime itself cannot take this file
-        raise ClipError(f"{bundle.artefact} ({bundle.variant}): {runtime} cannot load it: "
-                        f"{type(err).__name__}: {err}") from None
-    scores = np.asarray(run(x), dtype=np.float64).reshape(-1)
-    out = meta["output"]
-    if out.get("scale"):
-        scores = out["scale"] * (scores - out["zero_point"])
-    return meta["labels"][int(np.argmax(scores))], scores
+def classify(bundle: Bundle | Path, samples: np.ndarray, rate: int, resample: bool = False,
+             hop_s: float = DEFAULT_HOP_MS / 1e3, progress=None, runner=None) -> dict:
+    """The result of one recording: overall label and scores, timeline, hops, notes (what was done to it).
+    bundle: an opened bundle or its folder; runner: a loaded (run, bundle) to share (the server's)."""
+    bundle = bundle if isinstance(bundle, Bundle) else open_bundle(bundle)
+    mono, mixed = as_mono(samples)
+    check_samples(mono, bundle)  # the whole recording at once: the message counts all of it
+    detector = Detector(bundle, hop_s, rate=rate, resample=resample, runner=runner)
+    notes = [f"{samples.shape[1]} channels mixed down to mono"] if mixed else []
+    hops: list[Hop] = []
+    chunk = max(1, int(CHUNK_S * rate))
+    for i in range(0, len(mono), chunk):
+        hops += detector.push(mono[i:i + chunk])
+        if progress is not None:
+            progress(min(len(mono), i + chunk) / rate, len(mono) / rate)
+    hops += detector.finish()
+    if not hops:
+        raise ClipError("the recording holds no samples")
+    mean = np.mean([h.scores for h in hops], axis=0)
+    labels = bundle.meta["labels"]
+    return {"variant": bundle.variant, "ran": detector.runs_bundle.variant, "sample_rate": rate,
+            "window_s": detector.window / detector.sample_rate, "hop_s": detector.hop / detector.sample_rate,
+            "duration_s": round(len(mono) / rate, 3), "notes": [*notes, *detector.notes],
+            "label": labels[int(np.argmax(mean))], "scores": dict(zip(labels, map(float, mean))),
+            "timeline": timeline(hops),
+            "hops": [{"start_s": round(h.start_s, 3), "end_s": round(h.end_s, 3), "label": h.label,
+                      "scores": list(h.scores), "latency_ms": round(h.latency_ms, 3), "padded": h.padded}
+                     for h in hops]}
 
 
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
+def read_wav(path: Path) -> tuple[np.ndarray, int, list[str]]:
+    """(samples (n,) or (n, channels) float32, rate, notes)."""
     import soundfile as sf
 
     if not path.is_file():
         raise ClipError(f"no such file: {path}")
     try:
         info = sf.info(str(path))
-        clip, sr = sf.read(str(path), dtype="float32", always_2d=False)
+        samples, rate = sf.read(str(path), dtype="float32", always_2d=False)
     except sf.LibsndfileError as err:  # not a sound file soundfile can decode
         raise ClipError(f"cannot read it as audio: {err}") from None
-    if not info.subtype.startswith("FLOAT"):
-        # integer PCM is scaled to [-1, 1) by the decoder: say so rather than hide it
-        print(f"note: {path.name} holds {info.subtype} samples, decoded to float32", file=sys.stderr)
-    return clip, sr
+    # integer PCM is scaled to [-1, 1) by the decoder: say so rather than hide it
+    notes = [] if info.subtype.startswith("FLOAT") else [f"{path.name} holds {info.subtype} samples, decoded to float32"]
+    return samples, rate, notes
+
+
+def _progress(done_s: float, total_s: float) -> None:
+    if total_s > PROGRESS_AFTER_S:
+        print(f"classify: {done_s:.0f} of {total_s:.0f} s ({100 * done_s / total_s:.0f}%)", file=sys.stderr)
+
+
+def _print_text(result: dict) -> None:
+    print(result["label"])
+    print(" ".join(f"{s:.4f}" for s in result["scores"].values()))
+    print(f"timeline ({result['ran']}, window {result['window_s']:g} s, hop {result['hop_s']:g} s):")
+    for seg in result["timeline"]:
+        print(f"  {seg['start_s']:8.2f} {seg['end_s']:8.2f} s  {seg['label']:<12} {seg['confidence']:.4f}")
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(prog="python -m pipeline classify", description=__doc__.split("\n")[0])
+    parser.add_argument("bundle", type=Path, help="an end-to-end bundle folder (models/variants/<level>/<variant>)")
+    parser.add_argument("wav", type=Path)
+    parser.add_argument("--resample", action="store_true", help="resample another rate to the bundle's (soxr)")
+    parser.add_argument("--hop-ms", type=float, default=DEFAULT_HOP_MS, help=f"default {DEFAULT_HOP_MS:g}")
+    parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    args = parser.parse_args(argv)
     try:
-        clip, sr = read_wav(Path(argv[1]))
-        label, scores = classify(Path(argv[0]), clip, sr)
+        samples, rate, notes = read_wav(args.wav)
+        result = classify(args.bundle, samples, rate, args.resample, args.hop_ms / 1e3, progress=_progress)
+    except StreamError as err:  # the audio does not fit: name the file
+        print(f"error: {args.wav}: {err}", file=sys.stderr)
+        return 1
     except BundleError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except ClipError as err:
-        print(f"error: {argv[1]}: {err}", file=sys.stderr)
+        print(f"error: {args.wav}: {err}", file=sys.stderr)
         return 1
-    print(label)
-    print(" ".join(f"{s:.4f}" for s in scores))
+    result["notes"] = [*notes, *result["notes"]]
+    for note in result["notes"]:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        _print_text(result)
     return 0

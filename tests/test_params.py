@@ -54,6 +54,10 @@ def test_default_and_tiny_profiles_are_valid():
     ("features.n_fft", 32768, ["features.n_fft=32768", "longer than a clip", "16000 samples"]),
     ("formats", ["onnx", "onnx"], ["formats", "['onnx'] more than once"]),
     ("data.labels", ["rock", "rock", "jazz"], ["data.labels", "['rock'] more than once"]),
+    ("targets.cortex-a53", {"kind": "http", "rtt_ms": 50.0, "rates": [10, 10], "requests": 5, "concurrency": 1,
+                            "budget_ms": 20.0}, ["targets.cortex-a53", "duplicate offered rates [10.0]"]),
+    ("targets.cortex-a53", {"kind": "http", "rtt_ms": -1.0, "rates": [10], "requests": 5, "concurrency": 1,
+                            "budget_ms": 20.0}, ["targets.cortex-a53", "rtt_ms", "greater than or equal to 0"]),
 ])
 def test_bad_values_are_named(path, value, expected):
     with pytest.raises(ParamsError) as err:

@@ -173,8 +173,8 @@ def test_noop_repro_then_one_level_change_reruns_only_that_level(built_project: 
 def test_classify_an_end_to_end_bundle_and_refuse_wrong_clips(built_project: Path, tmp_path: Path):
     import soundfile as sf
 
-    from pipeline.classify import ClipError, check_clip
     from pipeline.runtime.bundle import open_bundle
+    from pipeline.runtime.stream import Detector, StreamError
 
     bundle = built_project / "models/variants/int8/keras_e2e.tflite.int8"
     manifest = pio.read_csv(built_project / "data/manifest.csv")
@@ -188,11 +188,9 @@ def test_classify_an_end_to_end_bundle_and_refuse_wrong_clips(built_project: Pat
     bad = run([py, "-m", "pipeline", "classify", str(bundle), str(tmp_path / "8k.wav")], built_project, check=False)
     assert bad.returncode == 1 and "expected 16000 Hz, got 8000 Hz" in bad.stderr
 
-    opened = open_bundle(bundle)
-    with pytest.raises(ClipError, match="expected 16000 samples .* got 12000"):
-        check_clip(clip[:12000], 16000, opened)
-    with pytest.raises(ClipError, match="expected float32 .* got int16"):
-        check_clip((clip * 32767).astype(np.int16), 16000, opened)
+    detector = Detector(open_bundle(bundle), 0.25)
+    with pytest.raises(StreamError, match="expected 1-D float32 .* got int16"):
+        detector.push((clip * 32767).astype(np.int16))
 
 
 def test_harness_refuses_inputs_of_the_wrong_shape_or_dtype():

@@ -36,17 +36,20 @@ class ShipConstraints(Strict):
 
 METRICS_KEY = "ship"  # the decisions' top-level key in reports/metrics.json, beside the variants
 
-COST_LABELS = {
+COST_LABELS = {  # by target role (pipeline/targets/registry.py)
     "host": "measured p50 latency on this host (wall time)",
     "emulated": "estimated device latency: exact instruction count / (IPC x clock), nominal figures (an estimate)",
+    "remote": "measured p99 on loopback at the lowest offered rate + the modelled network round trip (rtt_ms)",
 }
+# Each role's cost field in a variant's target entry, in the order they are looked for.
+COST_FIELDS = ("estimated_device_latency_us", "remote_cost_us", "latency_p50_us")
 
 
 def cost_us(m: dict, target: str) -> float | None:
     t = m.get(target)
     if m.get("status") != "ok" or not isinstance(t, dict) or t.get("status") != "ok":
         return None
-    return t["latency_p50_us"] if target == "host" else t["estimated_device_latency_us"]
+    return next((t[k] for k in COST_FIELDS if t.get(k) is not None), None)
 
 
 def candidates(metrics: dict, target: str) -> list[dict]:
@@ -115,12 +118,12 @@ def reduction_check(rows: list[dict], wanted: dict | None) -> dict | None:
             "cost_short_by": round(max(0.0, wanted["min_cost_ratio"] - best["cost_ratio"]), 3)}
 
 
-def decide(metrics: dict, target: str, limits: dict, emulated: bool) -> dict:
+def decide(metrics: dict, target: str, limits: dict, role: str) -> dict:
     """The decision for one target (a JSON-able dict, the metrics' `ship.<target>`)."""
     rows = candidates(metrics, target)
     fp32 = [m["accuracy"] for m in metrics.values()
             if isinstance(m, dict) and m.get("status") == "ok" and m["quantization"] == REFERENCE_LEVEL]
-    decision = {"cost": COST_LABELS["emulated" if emulated else "host"], "constraints": dict(limits),
+    decision = {"cost": COST_LABELS[role], "constraints": dict(limits),
                 "candidates": len(rows)}
     if not rows:
         return {**decision, "pick": None, "why": f"no variant was measured on {target} (skipped or not built)"}
@@ -158,5 +161,6 @@ def _relative_excess(broken: dict[str, float], limits: dict) -> float:
     return total
 
 
-def decide_all(metrics: dict, ship: dict[str, dict], emulated: set[str]) -> dict[str, dict]:
-    return {target: decide(metrics, target, limits, target in emulated) for target, limits in ship.items()}
+def decide_all(metrics: dict, ship: dict[str, dict], roles: dict[str, str]) -> dict[str, dict]:
+    """roles: target -> its role ("host", "emulated", "remote")."""
+    return {target: decide(metrics, target, limits, roles[target]) for target, limits in ship.items()}

@@ -288,7 +288,8 @@ def training_section(history: list[dict]) -> Section:
 def build(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_applicable: list[dict], threads: int,
           parity: list[dict] = (), e2e: dict[str, list[dict]] | None = None, hop_ms: float = 20.0,
           kernels: list[dict] = (), history: list[dict] = (), failed: list[dict] = (),
-          class_loss: list[dict] = (), lead: Section | None = None, quant_error: list[dict] = ()) -> Report:
+          class_loss: list[dict] = (), lead: Section | None = None, quant_error: list[dict] = (),
+          remote: tuple[Section, ...] = ()) -> Report:
     """targets: emulated target -> (its params, tables.target_rows); e2e: target ("host" too) -> e2e rows."""
     e2e = e2e or {}
     title, *sections = host_sections(host, threads)
@@ -306,6 +307,7 @@ def build(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_app
     for name, (target, rows) in targets.items():
         sections.append(target_section(name, target, rows))
         sections += e2e_section(name, e2e.get(name, []), hop_ms, estimate=True)
+    sections += remote
     if quant_error:
         sections.append(Section("Quantization error per layer", level=3, notes=((QUANT_ERROR_NOTE,),),
                                 table=Table(tuple(quant_error), QUANT_ERROR_COLUMNS)))

@@ -51,7 +51,8 @@ def emulated_target_entry(b: dict, host_predictions: list[int]) -> dict:
     }
 
 
-def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], emulated: list[str]) -> dict:
+def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], emulated: list[str],
+                  remote: list[str] = ()) -> dict:
     """indexes: level -> convert index; bench: target -> level -> benchmark entries."""
     metrics: dict[str, dict] = {}
     for level, index in indexes.items():
@@ -74,6 +75,11 @@ def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], e
                 if b is None:
                     raise StaleResults(f"{vid} has no result for target {target} (run: dvc repro)")
                 m[target] = emulated_target_entry(b, host["record"]["predictions"])
+            for target in remote:  # the load test's entry as measured (not_applicable for feature input)
+                b = bench.get(target, {}).get(level, {}).get(vid)
+                if b is None:
+                    raise StaleResults(f"{vid} has no result for target {target} (run: dvc repro)")
+                m[target] = b
             metrics[vid] = m
     return metrics
 

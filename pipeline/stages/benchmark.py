@@ -23,7 +23,7 @@ from pipeline.models.evaluate import accuracy, agreement, per_class_accuracy
 from pipeline.models.families import family_of
 from pipeline.params import Params
 from pipeline.targets.qemu import TargetUnavailable
-from pipeline.targets.registry import TARGET_KINDS, is_emulated, is_required
+from pipeline.targets.registry import TARGET_KINDS, is_required, role_of
 
 
 @lru_cache(maxsize=None)  # several variants of one model per stage
@@ -97,8 +97,9 @@ def run(p: Params, target_name: str, level: str) -> None:
     target = p.targets[target_name]
     d = pio.read_npz(cat.FEATURES.path())
     out_path = cat.bench_path(target_name, level)
+    role = role_of(target)
     with tempfile.TemporaryDirectory() as tmp:
-        spec = harness_spec(p, level, write_inputs(Path(tmp)), host=not is_emulated(target))
+        spec = harness_spec(p, level, write_inputs(Path(tmp)), host=role == "host")
         info(f"benchmark@{target_name}-{level}: {len(spec['jobs'])} variants")
         try:
             records = TARGET_KINDS[target.kind].run(target, spec, Path(tmp))
@@ -108,11 +109,16 @@ def run(p: Params, target_name: str, level: str) -> None:
                 pio.write_json(out_path, {j["id"]: {"status": "skipped", "reason": str(err)} for j in spec["jobs"]})
                 return
             raise
-    if is_emulated(target):
-        entries = {j["id"]: emulated_entry(j, records[j["id"]], target) for j in spec["jobs"]}
+    if role == "remote":  # the load test's records are the entries (end-to-end ok, feature-input not_applicable)
+        entries = records
+        for vid, e in entries.items():
+            said = (f"p99 {e['loopback_p99_us']} us at the lowest rate, {e['errors']} errors, {e['lost']} lost"
+                    if e["status"] == "ok" else e["reason"])
+            info(f"benchmark@{target_name}-{level}: {vid}: {said}")
     else:
-        entries = {j["id"]: host_entry(j, records[j["id"]], d["y_test"], d["labels"]) for j in spec["jobs"]}
-    for vid, e in entries.items():
-        e["status"] = "ok"
-        info(f"benchmark@{target_name}-{level}: {vid}: p50 {e['record']['latency_p50_us']:.1f} us")
+        build = (lambda j: emulated_entry(j, records[j["id"]], target)) if role == "emulated" else \
+            (lambda j: host_entry(j, records[j["id"]], d["y_test"], d["labels"]))
+        entries = {j["id"]: {**build(j), "status": "ok"} for j in spec["jobs"]}
+        for vid, e in entries.items():
+            info(f"benchmark@{target_name}-{level}: {vid}: p50 {e['record']['latency_p50_us']:.1f} us")
     pio.write_json(out_path, entries)

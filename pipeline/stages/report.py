@@ -7,8 +7,8 @@ from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.log import info
 from pipeline.params import Params
-from pipeline.report import decision, html, markdown, model, ship, summary, tables
-from pipeline.targets.registry import is_emulated
+from pipeline.report import decision, html, markdown, model, remote, ship, summary, tables
+from pipeline.targets.registry import role_of
 
 
 def run(p: Params) -> None:
@@ -16,8 +16,9 @@ def run(p: Params) -> None:
     levels = list(p.quantization)
     indexes = {lvl: pio.read_json(cat.level_index(lvl)) for lvl in levels}
     bench = {t: {lvl: pio.read_json(cat.bench_path(t, lvl)) for lvl in levels} for t in p.targets}
-    emulated = [t for t, spec in p.targets.items() if is_emulated(spec)]
-    metrics = tables.build_metrics(indexes, bench, emulated)
+    roles = {t: role_of(spec) for t, spec in p.targets.items()}
+    emulated = [t for t, role in roles.items() if role == "emulated"]
+    metrics = tables.build_metrics(indexes, bench, emulated, [t for t, role in roles.items() if role == "remote"])
 
     host = tables.host_rows(metrics)
     targets = {t: (p.targets[t].model_dump(), tables.target_rows(metrics, t)) for t in emulated}
@@ -46,10 +47,11 @@ def run(p: Params) -> None:
     e2e = {t: tables.e2e_rows(metrics, t, p.data.clip_seconds, hop) for t in ["host", *emulated]}
     kernels = tables.kernel_deviation_rows(host)
     failed = tables.failed_rows(metrics)
-    decisions = decision.decide_all(metrics, {t: s.model_dump() for t, s in p.ship.items()}, set(emulated))
+    decisions = decision.decide_all(metrics, {t: s.model_dump() for t, s in p.ship.items()}, roles)
     report = model.build(host, targets, na, p.benchmark.threads, parity=parity, e2e=e2e, hop_ms=hop, kernels=kernels,
                          history=history, failed=failed, class_loss=tables.class_loss_rows(metrics),
-                         lead=ship.ship_section(decisions, metrics), quant_error=tables.quant_error_rows(metrics))
+                         lead=ship.ship_section(decisions, metrics), quant_error=tables.quant_error_rows(metrics),
+                         remote=tuple(remote.remote_sections(metrics, decisions, roles)))
     pio.atomic_write_text(cat.REPORT_MD.path(), markdown.render(report))
     pio.atomic_write_text(cat.REPORT_HTML.path(), html.render(report))
     pio.write_json(cat.METRICS.path(), {**metrics, decision.METRICS_KEY: decisions})

@@ -10,6 +10,7 @@ from typing import Callable
 from pipeline.schema import Strict
 from pipeline.targets.host import HostTarget, run_harness_host
 from pipeline.targets.qemu_run import QemuTarget, run_harness_qemu
+from pipeline.targets.remote import HttpTarget, run_harness_http
 
 
 @dataclass(frozen=True)
@@ -17,17 +18,24 @@ class TargetKind:
     name: str
     schema: type[Strict]
     run: Callable[[Strict, dict, Path], dict[str, dict]]  # (target, harness spec, workdir) -> records by id
-    emulated: bool  # figures are instruction counts and estimates, not this machine's wall time
+    # host: this machine's wall time per inference; emulated: instruction counts and estimates, not wall
+    # time; remote: a server on loopback under load (its records are the entries, status included)
+    role: str
 
 
 TARGET_KINDS: dict[str, TargetKind] = {k.name: k for k in (
-    TargetKind("host", HostTarget, run_harness_host, emulated=False),
-    TargetKind("qemu", QemuTarget, run_harness_qemu, emulated=True),
+    TargetKind("host", HostTarget, run_harness_host, role="host"),
+    TargetKind("qemu", QemuTarget, run_harness_qemu, role="emulated"),
+    TargetKind("http", HttpTarget, run_harness_http, role="remote"),
 )}
 
 
+def role_of(target) -> str:
+    return TARGET_KINDS[target.kind].role
+
+
 def is_emulated(target) -> bool:
-    return TARGET_KINDS[target.kind].emulated
+    return role_of(target) == "emulated"
 
 
 def is_required(target) -> bool:

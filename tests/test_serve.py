@@ -1,0 +1,130 @@
+"""`python -m pipeline serve` on the tiny profile's end-to-end bundles, on loopback: its answers are classify's,
+every class of bad input gets its 4xx with classify's message while good requests keep succeeding, and a
+SIGTERM finishes every accepted request before the process exits."""
+
+from __future__ import annotations
+
+import io
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+PY = str(ROOT / ".venv" / "bin" / "python")
+
+
+def _bundle(project: Path) -> Path:
+    return project / "models/variants/int8/keras_e2e.tflite.int8"
+
+
+def _wav(samples: np.ndarray, rate: int, subtype: str = "FLOAT") -> bytes:
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, samples, rate, format="WAV", subtype=subtype)
+    return buf.getvalue()
+
+
+def _audio(project: Path, clips: int = 2) -> np.ndarray:
+    from pipeline import io as pio
+
+    return pio.read_npz(project / "data/audio_splits.npz")["test"][:clips].reshape(-1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def client(built_project: Path):
+    from starlette.testclient import TestClient
+
+    from pipeline.serve import create_app
+
+    app = create_app(_bundle(built_project), concurrency=2, max_body_bytes=400_000, max_seconds=5.0)
+    with TestClient(app) as c:
+        yield c
+
+
+def test_answers_equal_classify(client, built_project: Path):
+    from pipeline.classify import classify
+
+    audio = _audio(built_project)
+    expected = classify(_bundle(built_project), audio, 16000)
+    wav = client.post("/v1/classify", content=_wav(audio, 16000), headers={"Content-Type": "audio/wav"})
+    raw = client.post("/v1/classify?rate=16000&format=f32le", content=audio.astype("<f4").tobytes(),
+                      headers={"Content-Type": "application/octet-stream"})
+    for res in (wav, raw):
+        assert res.status_code == 200, res.text
+        got = res.json()
+        assert got["server_ms"] > 0 and got["variant"] == "keras_e2e.tflite.int8"
+        for key in ("label", "scores", "timeline"):
+            assert got[key] == expected[key], key
+        assert [h["scores"] for h in got["hops"]] == [h["scores"] for h in expected["hops"]]
+    assert client.get("/v1/model").json()["variant"] == "keras_e2e.tflite.int8"
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_every_bad_input_gets_its_4xx_and_the_server_keeps_serving(client, built_project: Path):
+    audio = _audio(built_project)
+    nan = audio.copy()
+    nan[:100] = np.nan
+    wav = {"Content-Type": "audio/wav"}
+    cases = [  # (status, body, headers, query, what the message says)
+        (415, b"hello", {"Content-Type": "text/plain"}, "", "Content-Type 'text/plain'"),
+        (400, b"RIFF nonsense", wav, "", "not audio"),
+        (400, b"\0" * 8, {"Content-Type": "application/octet-stream"}, "?rate=16000&format=mp3", "allowed: ['f32le'"),
+        (400, b"\0" * 8, {"Content-Type": "application/octet-stream"}, "?format=f32le", "rate and channels"),
+        (400, b"\0" * 7, {"Content-Type": "application/octet-stream"}, "?rate=16000&format=f32le", "whole number"),
+        (413, b"\0" * 400_004, {"Content-Type": "application/octet-stream"}, "?rate=16000&format=f32le",
+         "allowed: up to 400000 bytes"),
+        (413, _wav(np.zeros(16000 * 6, np.float32), 16000, "PCM_16"), wav, "", "allowed: up to 5 s"),
+        (422, _wav(audio[::2], 8000), wav, "", "expected 16000 Hz, got 8000 Hz"),
+        (422, _wav(nan, 16000), wav, "", "100 of 32000 samples are NaN"),
+        (422, _wav(audio * 3, 16000), wav, "", "samples reach"),
+    ]
+    good = _wav(audio, 16000)
+    for status, body, headers, query, said in cases:
+        res = client.post(f"/v1/classify{query}", content=body, headers=headers)
+        assert res.status_code == status and said in res.json()["error"], (status, said, res.text)
+        ok = client.post("/v1/classify", content=good, headers=wav)
+        assert ok.status_code == 200, ok.text
+
+
+def test_sigterm_finishes_every_accepted_request(built_project: Path):
+    import httpx
+
+    proc = subprocess.Popen([PY, "-m", "pipeline", "serve", str(_bundle(built_project)), "--port", "0",
+                             "--concurrency", "1", "--hop-ms", "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=built_project)
+    try:
+        url = proc.stdout.readline().strip().removeprefix("listening on ")
+        assert url.startswith("http://127.0.0.1:"), proc.stderr.read()
+        body = _wav(_audio(built_project, clips=10), 16000)  # 181 inferences each: queued behind one runtime
+        results: list[int] = []
+        finished: list[float] = []
+
+        def send():
+            with httpx.Client(timeout=60) as c:
+                results.append(c.post(f"{url}/v1/classify", content=body,
+                                      headers={"Content-Type": "audio/wav"}).status_code)
+                finished.append(time.monotonic())
+
+        assert httpx.get(f"{url}/healthz", timeout=30).status_code == 200
+        threads = [threading.Thread(target=send) for _ in range(6)]
+        for t in threads:
+            t.start()
+        threading.Event().wait(0.3)  # the requests are accepted and queued behind one runtime
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        for t in threads:
+            t.join(timeout=90)
+        assert results == [200] * 6
+        assert sum(t > signalled for t in finished) >= 2, "the signal came after the requests: nothing was in flight"
+        assert proc.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it is done
+    finally:
+        proc.kill()
