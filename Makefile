@@ -1,14 +1,14 @@
 # Set-up is part of every entry point: the environment is (re)built from the lock
-# file when it is missing or stale, the ARM emulation cache when it is missing.
+# file when it is missing or stale, the ARM emulation cache when it is missing, the Cortex-M toolchain.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.lock-sha256
 LOCK_SHA := $(shell sha256sum requirements.lock | cut -d' ' -f1)
 
-.PHONY: setup env arm plots browser repro test bench clean-env
+.PHONY: setup env arm mcu plots browser repro test bench clean-env
 
-setup: env arm plots
+setup: env arm mcu plots
 
 env:
 	@if [ ! -x $(VENV)/bin/python ] || [ "$$(cat $(STAMP) 2>/dev/null)" != "$(LOCK_SHA)" ]; then \
@@ -22,6 +22,9 @@ env:
 
 arm:
 	@bash scripts/provision_arm.sh
+
+mcu:  # the Cortex-M targets: Debian's qemu-system-arm, Arm GCC and picolibc
+	@bash scripts/provision_mcu.sh
 
 plots:  # the offline page template of `dvc plots show` (vega from npm, inlined)
 	@command -v npm >/dev/null || { echo "plots: installing Debian's npm"; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >/dev/null || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >/dev/null; }; }

@@ -5,7 +5,10 @@
  *
  *   syscall(0x4D0)  begin a region      syscall(0x4D1)  end a region
  *
- * QEMU answers both with -ENOSYS, which the guest ignores.
+ * QEMU answers both with -ENOSYS, which the guest ignores.  A bare-metal guest
+ * (qemu-system-arm, no syscalls) marks them by calling two empty functions
+ * instead, whose addresses are given as begin=ADDR,end=ADDR (hex, from the ELF):
+ * a region begins when the block at ADDR starts executing.
  *
  * Every translation block gets an unconditional inline "add n_insns" to a
  * running counter (cheap: no helper call); the syscall callback snapshots the
@@ -13,7 +16,8 @@
  * translation block, so the figure is deterministic for a deterministic,
  * single-threaded guest.
  *
- * Arguments:  -plugin insn_count.so,out=PATH   (old style "arg=out=PATH" too)
+ * Arguments:  -plugin insn_count.so,out=PATH[,begin=ADDR,end=ADDR]
+ *             (old style "arg=out=PATH" too)
  * Output (written at exit, to PATH or to stderr if no out= was given):
  *   {"regions": N, "instructions": TOTAL, "per_region": [...],
  *    "unbalanced": U, "process_instructions": ALL}
@@ -38,7 +42,11 @@ struct qemu_plugin_tb;
 
 enum qemu_plugin_op { QEMU_PLUGIN_INLINE_ADD_U64 };
 
+enum qemu_plugin_cb_flags { QEMU_PLUGIN_CB_NO_REGS };
+
 typedef void (*qemu_plugin_udata_cb_t)(qemu_plugin_id_t id, void *userdata);
+typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index,
+                                            void *userdata);
 typedef void (*qemu_plugin_vcpu_simple_cb_t)(qemu_plugin_id_t id,
                                              unsigned int vcpu_index);
 typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id,
@@ -56,6 +64,10 @@ extern void qemu_plugin_register_vcpu_tb_trans_cb(
 extern void qemu_plugin_register_vcpu_tb_exec_inline(
     struct qemu_plugin_tb *tb, enum qemu_plugin_op op, void *ptr, uint64_t imm);
 extern size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
+extern uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
+extern void qemu_plugin_register_vcpu_tb_exec_cb(
+    struct qemu_plugin_tb *tb, qemu_plugin_vcpu_udata_cb_t cb,
+    enum qemu_plugin_cb_flags flags, void *userdata);
 extern void qemu_plugin_register_vcpu_syscall_cb(
     qemu_plugin_id_t id, qemu_plugin_vcpu_syscall_cb_t cb);
 extern void qemu_plugin_register_vcpu_init_cb(
@@ -77,11 +89,58 @@ static size_t per_region_cap;
 static char *out_path;
 static uint64_t threads;         /* guest threads seen (vCPUs in user mode) */
 static uint64_t region_syscalls, syscalls_in_regions;
+static uint64_t begin_addr, end_addr;   /* bare-metal markers; 0: none */
+static bool addr_markers;
 
 static void vcpu_init(qemu_plugin_id_t id, unsigned int vcpu)
 {
     (void)id; (void)vcpu;
     threads++;
+}
+
+static void region_begin(void)
+{
+    if (active) {
+        unbalanced++;              /* nested begin: restart the region */
+    }
+    active = true;
+    region_syscalls = 0;
+    region_start = executed;
+}
+
+static void region_end(void)
+{
+    if (!active) {
+        unbalanced++;
+        return;
+    }
+    uint64_t n = executed - region_start;
+    active = false;
+    if ((size_t)regions == per_region_cap) {
+        size_t cap = per_region_cap ? per_region_cap * 2 : 64;
+        uint64_t *p = realloc(per_region, cap * sizeof(*p));
+        if (p) {
+            per_region = p;
+            per_region_cap = cap;
+        }
+    }
+    if ((size_t)regions < per_region_cap) {
+        per_region[regions] = n;
+    }
+    regions++;
+    total += n;
+    syscalls_in_regions += region_syscalls;
+    region_syscalls = 0;
+}
+
+static void on_marker(unsigned int vcpu, void *userdata)
+{
+    (void)vcpu;
+    if (userdata == &begin_addr) {
+        region_begin();
+    } else {
+        region_end();
+    }
 }
 
 static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
@@ -90,6 +149,14 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64,
                                              &executed,
                                              qemu_plugin_tb_n_insns(tb));
+    if (addr_markers) {
+        uint64_t pc = qemu_plugin_tb_vaddr(tb);
+        if (pc == begin_addr || pc == end_addr) {
+            qemu_plugin_register_vcpu_tb_exec_cb(
+                tb, on_marker, QEMU_PLUGIN_CB_NO_REGS,
+                pc == begin_addr ? &begin_addr : &end_addr);
+        }
+    }
 }
 
 static void on_syscall(qemu_plugin_id_t id, unsigned int vcpu, int64_t num,
@@ -102,34 +169,9 @@ static void on_syscall(qemu_plugin_id_t id, unsigned int vcpu, int64_t num,
         region_syscalls++;
     }
     if (num == SYS_REGION_BEGIN) {
-        if (active) {
-            unbalanced++;          /* nested begin: restart the region */
-        }
-        active = true;
-        region_syscalls = 0;
-        region_start = executed;
+        region_begin();
     } else if (num == SYS_REGION_END) {
-        if (!active) {
-            unbalanced++;
-            return;
-        }
-        uint64_t n = executed - region_start;
-        active = false;
-        if ((size_t)regions == per_region_cap) {
-            size_t cap = per_region_cap ? per_region_cap * 2 : 64;
-            uint64_t *p = realloc(per_region, cap * sizeof(*p));
-            if (p) {
-                per_region = p;
-                per_region_cap = cap;
-            }
-        }
-        if ((size_t)regions < per_region_cap) {
-            per_region[regions] = n;
-        }
-        regions++;
-        total += n;
-        syscalls_in_regions += region_syscalls;
-        region_syscalls = 0;
+        region_end();
     }
 }
 
@@ -181,10 +223,19 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         }
         if (strncmp(a, "out=", 4) == 0) {
             out_path = strdup(a + 4);
+        } else if (strncmp(a, "begin=", 6) == 0) {
+            begin_addr = strtoull(a + 6, NULL, 16) & ~1ULL;  /* Thumb bit */
+        } else if (strncmp(a, "end=", 4) == 0) {
+            end_addr = strtoull(a + 4, NULL, 16) & ~1ULL;
         } else {
             fprintf(stderr, "insn_count: unknown argument '%s'\n", argv[i]);
             return -1;
         }
+    }
+    addr_markers = begin_addr && end_addr;
+    if ((begin_addr || end_addr) && !addr_markers) {
+        fprintf(stderr, "insn_count: begin= and end= go together\n");
+        return -1;
     }
     qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
     qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);

@@ -25,7 +25,7 @@ from pipeline.models.families import RESERVED_MODEL_NAMES
 from pipeline.models.sklearn_models import ESTIMATOR_TYPES
 from pipeline.report.decision import ShipConstraints
 from pipeline.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Strict
-from pipeline.targets.registry import TARGET_KINDS
+from pipeline.targets.registry import TARGET_KINDS, ships
 
 # The synthesizer's classes (pipeline.audio.synth.CLASSES); kept here so that
 # validating params does not import the signal code (tests/test_params.py checks they agree).
@@ -194,9 +194,11 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _ship_per_target(self) -> "Params":
-        missing, unknown = sorted(set(self.targets) - set(self.ship)), sorted(set(self.ship) - set(self.targets))
+        shipping = [t for t, spec in self.targets.items() if ships(spec)]
+        missing, unknown = sorted(set(shipping) - set(self.ship)), sorted(set(self.ship) - set(shipping))
         if missing or unknown:
-            raise ValueError(f"ship: one entry per target of `targets` ({list(self.targets)}); "
+            raise ValueError(f"ship: one entry per target of `targets` that ships ({shipping}; kinds "
+                             f"{[k.name for k in TARGET_KINDS.values() if not k.ships]} take none); "
                              + (f"missing {missing}" if missing else "") + ("; " if missing and unknown else "")
                              + (f"{unknown} not in targets" if unknown else ""))
         return self

@@ -58,6 +58,12 @@ def test_default_and_tiny_profiles_are_valid():
                             "budget_ms": 20.0}, ["targets.cortex-a53", "duplicate offered rates [10.0]"]),
     ("targets.cortex-a53", {"kind": "http", "rtt_ms": -1.0, "rates": [10], "requests": 5, "concurrency": 1,
                             "budget_ms": 20.0}, ["targets.cortex-a53", "rtt_ms", "greater than or equal to 0"]),
+    ("targets.cortex-a53", {"kind": "mcu", "core": "cortex-m3", "clock_mhz": 120, "cpi": 1.2, "required": False},
+     ["targets.cortex-a53", "cortex-m3", "not modelled", "cortex-m4", "cortex-m55"]),
+    ("targets.cortex-a53", {"kind": "mcu", "core": "cortex-m4", "clock_mhz": 0, "cpi": 1.2, "required": False},
+     ["targets.cortex-a53", "clock_mhz", "greater than 0"]),
+    ("targets.cortex-a53", {"kind": "mcu", "core": "cortex-m4", "clock_mhz": 120, "cpi": 1.2, "required": False},
+     ["ship", "['cortex-a53'] not in targets", "['mcu'] take none"]),
 ])
 def test_bad_values_are_named(path, value, expected):
     with pytest.raises(ParamsError) as err:

@@ -106,6 +106,15 @@ ESTIMATOR_TYPES: dict[str, EstimatorType] = {t.name: t for t in (
     EstimatorType("svc", SVCSpec, _svc, ("sklearn.svm._classes.SVC",)),
 )}
 
+def estimator_type_of(estimator) -> str:
+    """The ESTIMATOR_TYPES name of a fitted estimator (by its class, the first of its trusted types)."""
+    cls = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
+    for name, t in ESTIMATOR_TYPES.items():
+        if t.trusted_types[0] == cls:
+            return name
+    raise KeyError(f"{cls} is not one of the estimator types {list(ESTIMATOR_TYPES)}")
+
+
 TRUSTED_TYPES = [*COMMON_TRUSTED_TYPES, *(t for e in ESTIMATOR_TYPES.values() for t in e.trusted_types)]
 
 

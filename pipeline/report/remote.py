@@ -62,7 +62,7 @@ def compare_rows(metrics: dict, remote: str, decision: dict, on_device: dict[str
             continue
         gap_ms = device / 1e3 - r["loopback_p99_us"] / 1e3
         rows.append({"target": target, "variant": vid,
-                     "on_device": f"{device / 1e3:,.3f} ({'estimate' if role == 'emulated' else 'measured'})",
+                     "on_device": f"{device / 1e3:,.3f} ({'measured' if role == 'host' else 'estimate'})",
                      "loopback_ms": r["loopback_p99_us"] / 1e3, "rtt_ms": r["rtt_us"] / 1e3,
                      "remote_ms": r["remote_cost_us"] / 1e3,
                      "break_even": f"remote is sooner below {gap_ms:,.2f} ms" if gap_ms > 0

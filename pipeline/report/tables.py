@@ -53,7 +53,8 @@ def emulated_target_entry(b: dict, host_predictions: list[int]) -> dict:
 
 def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], emulated: list[str],
                   remote: list[str] = ()) -> dict:
-    """indexes: level -> convert index; bench: target -> level -> benchmark entries."""
+    """indexes: level -> convert index; bench: target -> level -> benchmark entries. remote: the targets
+    whose benchmark entries are copied as measured (http and mcu kinds)."""
     metrics: dict[str, dict] = {}
     for level, index in indexes.items():
         for vid, entry in sorted(index.items()):
@@ -70,12 +71,14 @@ def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], e
             m.update(size_bytes=entry["size_bytes"], accuracy=host["accuracy"], agreement=host["agreement"],
                      per_class_accuracy=host["per_class_accuracy"],
                      **{k: host[k] for k in PARITY_FIELDS if k in host}, host=host_target_entry(host))
+            if "tflm" in host:  # TFLite Micro's verdict on the file (pipeline/bench/tflm.py)
+                m["tflm"] = host["tflm"]
             for target in emulated:
                 b = bench.get(target, {}).get(level, {}).get(vid)
                 if b is None:
                     raise StaleResults(f"{vid} has no result for target {target} (run: dvc repro)")
                 m[target] = emulated_target_entry(b, host["record"]["predictions"])
-            for target in remote:  # the load test's entry as measured (not_applicable for feature input)
+            for target in remote:  # the entry as measured (the load test's; the Cortex-M firmware's)
                 b = bench.get(target, {}).get(level, {}).get(vid)
                 if b is None:
                     raise StaleResults(f"{vid} has no result for target {target} (run: dvc repro)")

@@ -22,6 +22,8 @@ from pipeline.log import info
 from pipeline.models.evaluate import accuracy, agreement, per_class_accuracy
 from pipeline.models.families import family_of
 from pipeline.params import Params
+from pipeline.bench.tflm import run_tflm
+from pipeline.targets.host import harness_env
 from pipeline.targets.qemu import TargetUnavailable
 from pipeline.targets.registry import TARGET_KINDS, is_required, role_of
 
@@ -60,13 +62,14 @@ def harness_spec(p: Params, level: str, inputs: dict[str, Path], host: bool) -> 
                "inputs": str(inputs["audio" if e2e else "features"].resolve()),
                "artefact": str(artefact.resolve()),
                "input": {**meta["input"], "value_range": [-1.0, 1.0]} if e2e else meta["input"],
-               "model": meta["model"], "size_bytes": meta["size_bytes"], "reference_kernels": host}
+               "model": meta["model"], "format": meta["format"], "size_bytes": meta["size_bytes"],
+               "reference_kernels": host}
         if e2e and host:  # the in-graph MFCCs against the training features, every test clip
             job["parity"] = {"output": FEATURE_OUTPUT, "reference": str(inputs["features"].resolve())}
         jobs.append(job)
     b = p.benchmark
-    return {"threads": b.threads, "warmup": b.warmup, "runs": b.runs, "load_repeats": b.load_repeats,
-            "count_inputs": 0, "jobs": jobs}
+    return {"level": level, "threads": b.threads, "warmup": b.warmup, "runs": b.runs,
+            "load_repeats": b.load_repeats, "count_inputs": 0, "jobs": jobs}
 
 
 def host_entry(job: dict, record: dict, y: np.ndarray, labels) -> dict:
@@ -91,34 +94,57 @@ def emulated_entry(job: dict, record: dict, target) -> dict:
             "record": record}
 
 
+def tflm_entry(job: dict, record: dict, workdir: Path) -> dict:
+    """TFLite Micro's verdict on a TFLite file: loads (or why not), its arena, agreement with LiteRT's
+    reference kernels on the whole test split."""
+    t = run_tflm(job, workdir, harness_env(1))
+    out = {"loads": t["loads"], "reason": t["reason"], "arena_bytes": t["arena_bytes"], "reference_agreement": None}
+    if t["loads"]:
+        out["reference_agreement"] = round(agreement(np.asarray(t["predictions"]),
+                                                     np.asarray(record["reference_predictions"])), 6)
+    return out
+
+
+def _said(e: dict) -> str:
+    if e["status"] != "ok":
+        return e["status"] + (f": {e['reason']}" if e.get("reason") else "")
+    if "loopback_p99_us" in e:
+        return f"p99 {e['loopback_p99_us']} us at the lowest rate, {e['errors']} errors, {e['lost']} lost"
+    return f"{e['instructions_per_inference']:,} instructions per inference"
+
+
+def measure(p: Params, target_name: str, target, level: str, workdir: Path) -> dict[str, dict]:
+    role = role_of(target)
+    spec = harness_spec(p, level, write_inputs(workdir), host=role == "host")
+    info(f"benchmark@{target_name}-{level}: {len(spec['jobs'])} variants")
+    try:
+        records = TARGET_KINDS[target.kind].run(target, spec, workdir)
+    except TargetUnavailable as err:
+        if not is_required(target):
+            info(f"benchmark@{target_name}-{level}: skipped: {err}")
+            return {j["id"]: {"status": "skipped", "reason": str(err)} for j in spec["jobs"]}
+        raise
+    if role in ("remote", "mcu"):  # the runner's records are the entries (status included)
+        for vid, e in records.items():
+            info(f"benchmark@{target_name}-{level}: {vid}: {_said(e)}")
+        return records
+    d = pio.read_npz(cat.FEATURES.path())
+    entries = {}
+    for j in spec["jobs"]:
+        rec = records[j["id"]]
+        entries[j["id"]] = e = {**(emulated_entry(j, rec, target) if role == "emulated" else
+                                   host_entry(j, rec, d["y_test"], d["labels"])), "status": "ok"}
+        said = f"p50 {rec['latency_p50_us']:.1f} us"
+        if role == "host" and j["format"] == "tflite":
+            e["tflm"] = t = tflm_entry(j, rec, workdir)
+            said += f"; TFLite Micro: arena {t['arena_bytes']:,} B" if t["loads"] else "; does not load on TFLite Micro"
+        info(f"benchmark@{target_name}-{level}: {j['id']}: {said}")
+    return entries
+
+
 def run(p: Params, target_name: str, level: str) -> None:
     if target_name not in p.targets:
         raise UsageError(f"target '{target_name}' is not in params.yaml targets: {list(p.targets)}")
-    target = p.targets[target_name]
-    d = pio.read_npz(cat.FEATURES.path())
-    out_path = cat.bench_path(target_name, level)
-    role = role_of(target)
     with tempfile.TemporaryDirectory() as tmp:
-        spec = harness_spec(p, level, write_inputs(Path(tmp)), host=role == "host")
-        info(f"benchmark@{target_name}-{level}: {len(spec['jobs'])} variants")
-        try:
-            records = TARGET_KINDS[target.kind].run(target, spec, Path(tmp))
-        except TargetUnavailable as err:
-            if not is_required(target):
-                info(f"benchmark@{target_name}-{level}: skipped: {err}")
-                pio.write_json(out_path, {j["id"]: {"status": "skipped", "reason": str(err)} for j in spec["jobs"]})
-                return
-            raise
-    if role == "remote":  # the load test's records are the entries (end-to-end ok, feature-input not_applicable)
-        entries = records
-        for vid, e in entries.items():
-            said = (f"p99 {e['loopback_p99_us']} us at the lowest rate, {e['errors']} errors, {e['lost']} lost"
-                    if e["status"] == "ok" else e["reason"])
-            info(f"benchmark@{target_name}-{level}: {vid}: {said}")
-    else:
-        build = (lambda j: emulated_entry(j, records[j["id"]], target)) if role == "emulated" else \
-            (lambda j: host_entry(j, records[j["id"]], d["y_test"], d["labels"]))
-        entries = {j["id"]: {**build(j), "status": "ok"} for j in spec["jobs"]}
-        for vid, e in entries.items():
-            info(f"benchmark@{target_name}-{level}: {vid}: p50 {e['record']['latency_p50_us']:.1f} us")
-    pio.write_json(out_path, entries)
+        entries = measure(p, target_name, p.targets[target_name], level, Path(tmp))
+    pio.write_json(cat.bench_path(target_name, level), entries)

@@ -7,7 +7,7 @@ from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.log import info
 from pipeline.params import Params
-from pipeline.report import decision, html, markdown, model, remote, ship, summary, tables
+from pipeline.report import decision, html, markdown, mcu, model, remote, ship, summary, tables
 from pipeline.targets.registry import role_of
 
 
@@ -18,7 +18,10 @@ def run(p: Params) -> None:
     bench = {t: {lvl: pio.read_json(cat.bench_path(t, lvl)) for lvl in levels} for t in p.targets}
     roles = {t: role_of(spec) for t, spec in p.targets.items()}
     emulated = [t for t, role in roles.items() if role == "emulated"]
-    metrics = tables.build_metrics(indexes, bench, emulated, [t for t, role in roles.items() if role == "remote"])
+    metrics = tables.build_metrics(indexes, bench, emulated,
+                                   [t for t, role in roles.items() if role in ("remote", "mcu")])
+    mcus = {t: p.targets[t] for t, role in roles.items() if role == "mcu"}
+    calibration = mcu.complete(metrics, mcus)  # the estimates of TFLite variants, labelled as such
 
     host = tables.host_rows(metrics)
     targets = {t: (p.targets[t].model_dump(), tables.target_rows(metrics, t)) for t in emulated}
@@ -51,7 +54,8 @@ def run(p: Params) -> None:
     report = model.build(host, targets, na, p.benchmark.threads, parity=parity, e2e=e2e, hop_ms=hop, kernels=kernels,
                          history=history, failed=failed, class_loss=tables.class_loss_rows(metrics),
                          lead=ship.ship_section(decisions, metrics), quant_error=tables.quant_error_rows(metrics),
-                         remote=tuple(remote.remote_sections(metrics, decisions, roles)))
+                         remote=(*remote.remote_sections(metrics, decisions, roles),
+                                 *mcu.mcu_sections(metrics, mcus, calibration)))
     pio.atomic_write_text(cat.REPORT_MD.path(), markdown.render(report))
     pio.atomic_write_text(cat.REPORT_HTML.path(), html.render(report))
     pio.write_json(cat.METRICS.path(), {**metrics, decision.METRICS_KEY: decisions})

@@ -9,6 +9,7 @@ from typing import Callable
 
 from pipeline.schema import Strict
 from pipeline.targets.host import HostTarget, run_harness_host
+from pipeline.targets.mcu_run import McuTarget, run_harness_mcu
 from pipeline.targets.qemu_run import QemuTarget, run_harness_qemu
 from pipeline.targets.remote import HttpTarget, run_harness_http
 
@@ -19,19 +20,28 @@ class TargetKind:
     schema: type[Strict]
     run: Callable[[Strict, dict, Path], dict[str, dict]]  # (target, harness spec, workdir) -> records by id
     # host: this machine's wall time per inference; emulated: instruction counts and estimates, not wall
-    # time; remote: a server on loopback under load (its records are the entries, status included)
+    # time; remote: a server on loopback under load; mcu: bare-metal firmware on an emulated Cortex-M
+    # (remote and mcu records are the entries, status included)
     role: str
+    # whether `ship:` takes an entry for targets of this kind (mcu: the report's "what fits" lines instead,
+    # as no end-to-end artefact runs there yet)
+    ships: bool = True
 
 
 TARGET_KINDS: dict[str, TargetKind] = {k.name: k for k in (
     TargetKind("host", HostTarget, run_harness_host, role="host"),
     TargetKind("qemu", QemuTarget, run_harness_qemu, role="emulated"),
     TargetKind("http", HttpTarget, run_harness_http, role="remote"),
+    TargetKind("mcu", McuTarget, run_harness_mcu, role="mcu", ships=False),
 )}
 
 
 def role_of(target) -> str:
     return TARGET_KINDS[target.kind].role
+
+
+def ships(target) -> bool:
+    return TARGET_KINDS[target.kind].ships
 
 
 def is_emulated(target) -> bool:

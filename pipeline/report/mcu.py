@@ -1,0 +1,174 @@
+"""The report's microcontroller sections: TFLite Micro's verdict per TFLite file, the Cortex-M table (exact
+counts of the C firmware; estimates for TFLite variants, labelled), and one "what fits" line per variant.
+
+An estimate is MACs (from the flatbuffer) x cycles per MAC, the cycles per MAC measured on the same core from
+the exact count of the scikit-learn mlp's classifier (its count minus the front's): a MAC workload in float C,
+not TFLite Micro's kernels, so it is a scale, not a measurement. The method is checked on the other models
+that have exact counts (front + MACs x cycles per MAC against their count), and its error is reported.
+"""
+
+from __future__ import annotations
+
+from pipeline.report.model import Column, Section, Table, _fixed, _pct, _text
+from pipeline.targets.mcu import MCU_CORES
+from pipeline.targets.mcu_run import CALIBRATION_MODEL
+from pipeline.variants import REFERENCE_LEVEL, variant_id
+
+ANCHORS = ("Published anchors (other kernels, real boards): MLPerf Tiny v1.1 keyword spotting (DS-CNN) 72.7 ms on a "
+           "Cortex-M4 board (NUCLEO-L4R5ZI) and 16.4 ms on a Cortex-M7 (NUCLEO-H7A3ZI); ST's analyzer quotes about "
+           "9 cycles per MAC on a Cortex-M4.")
+TFLM_NOTE = ("TensorFlow Lite for Microcontrollers' own interpreter (PyPI tflite-micro: its reference kernels, on "
+             "this host): whether the file loads, the tensor arena its recording allocator reports (the run that "
+             "checks agreement uses exactly that arena), and top-1 agreement with LiteRT's reference kernels on "
+             "the whole test split.")
+MCU_NOTE = ("Bare-metal firmware on QEMU system boards (qemu-system-arm), built with Debian's arm-none-eabi-gcc "
+            "-O2 and picolibc. Exact: the scikit-learn model as C from its generator, with the summary-statistics "
+            "front and the scaler in C, instructions counted inside the inference call (identical run to run); "
+            "flash = text + rodata + data image of the whole firmware (harness and picolibc included), RAM = data "
+            "+ bss + the stack's high-water mark; agreement: top-1 against the host model on the whole test split. "
+            "Latency = instructions x cpi / clock, nominal figures from params.yaml: an estimate, not device time.")
+
+TFLM_COLUMNS = (_text("Variant", "variant"), _text("Loads on TFLite Micro", "loads"),
+                Column("Arena (KB)", "arena_kb", _fixed(",.1f")),
+                Column("Agreement with LiteRT reference kernels", "reference_agreement", _pct),
+                _text("Why not", "reason"))
+MCU_COLUMNS = (_text("Variant", "variant"), _text("Target", "target"), _text("Method", "method"),
+               Column("Instructions / inference", "instructions_per_inference", _fixed(",d")),
+               Column("MACs", "macs", _fixed(",d")),
+               _text("Latency (ms)", "latency"), Column("Flash (KB)", "flash_kb", _fixed(",.1f")),
+               Column("RAM (KB)", "ram_kb", _fixed(",.1f")), Column("Host agreement", "host_agreement", _pct),
+               _text("Fits the board", "fits"))
+CALIBRATION_COLUMNS = (_text("Target", "target"), Column("Cycles per MAC (measured)", "cycles_per_mac", _fixed(",.2f")),
+                       _text("Estimate vs exact on the other models", "errors"))
+
+
+def _cycles_per_mac(metrics: dict, target: str, cpi: float) -> float | None:
+    e = metrics.get(variant_id(CALIBRATION_MODEL, "onnx", REFERENCE_LEVEL), {}).get(target)
+    if not e or e.get("status") != "ok" or not e.get("macs"):
+        return None
+    return (e["instructions_per_inference"] - e["front_instructions"]) * cpi / e["macs"]
+
+
+def complete(metrics: dict, targets: dict) -> dict[str, dict]:
+    """Fill every estimate entry (TFLite variants) with its cycles, latency and RAM (TFLite Micro's arena);
+    return per target the cycles per MAC and the method's error on the exact models."""
+    calibration = {}
+    for target, spec in targets.items():
+        cpm = _cycles_per_mac(metrics, target, spec.cpi)
+        errors = {}
+        for vid, m in metrics.items():
+            e = m.get(target) if isinstance(m, dict) else None
+            if not isinstance(e, dict):
+                continue
+            if e.get("status") == "estimate":
+                tflm = m.get("tflm") or {}
+                cycles = None if cpm is None else round(e["macs"] * cpm)
+                e.update(cycles_per_mac=None if cpm is None else round(cpm, 3), estimated_cycles=cycles,
+                         estimated_device_latency_us=None if cycles is None else round(cycles / spec.clock_mhz, 3),
+                         ram_bytes=tflm.get("arena_bytes"), loads_on_tflm=tflm.get("loads"))
+            elif e.get("status") == "ok" and cpm is not None and m["model"] != CALIBRATION_MODEL and e.get("macs"):
+                estimate = e["front_instructions"] * spec.cpi + e["macs"] * cpm
+                exact = e["instructions_per_inference"] * spec.cpi
+                errors[m["model"]] = round(estimate / exact - 1, 4)
+        calibration[target] = {"cycles_per_mac": None if cpm is None else round(cpm, 3),
+                               "calibrated_on": CALIBRATION_MODEL, "estimate_error": errors}
+    return calibration
+
+
+def _fits(e: dict, core: str) -> str:
+    c = MCU_CORES[core]
+    if e.get("ram_bytes") is None:
+        return "–"
+    ok = e["flash_bytes"] <= c.flash[1] and e["ram_bytes"] <= c.ram[1]
+    return ("yes" if ok else "no") + f" ({c.flash[1] // 1024:,} KB code, {c.ram[1] // 1024:,} KB data)"
+
+
+def tflm_rows(metrics: dict) -> list[dict]:
+    rows = []
+    for vid, m in sorted(metrics.items()):
+        t = m.get("tflm") if isinstance(m, dict) else None
+        if t:
+            rows.append({"variant": vid, "loads": "yes" if t["loads"] else "no",
+                         "arena_kb": t["arena_bytes"] / 1024 if t["arena_bytes"] else None,
+                         "reference_agreement": t["reference_agreement"], "reason": t["reason"] or ""})
+    return rows
+
+
+def mcu_rows(metrics: dict, targets: dict) -> list[dict]:
+    rows = []
+    for vid, m in sorted(metrics.items()):
+        for target, spec in targets.items():
+            e = m.get(target) if isinstance(m, dict) else None
+            if not isinstance(e, dict) or e.get("status") not in ("ok", "estimate"):
+                continue
+            exact = e["status"] == "ok"
+            if not exact and not e.get("loads_on_tflm"):
+                continue  # said in the TFLite Micro table and the what-fits lines
+            lat = e.get("estimated_device_latency_us")
+            rows.append({"variant": vid, "target": target,
+                         "method": f"exact ({e['generator']})" if exact else "estimate (MACs x cycles/MAC)",
+                         "instructions_per_inference": e.get("instructions_per_inference"), "macs": e.get("macs"),
+                         "latency": "–" if lat is None else f"{lat / 1e3:,.3f} (estimate)",
+                         "flash_kb": e["flash_bytes"] / 1024,
+                         "ram_kb": None if e.get("ram_bytes") is None else e["ram_bytes"] / 1024,
+                         "host_agreement": e.get("host_agreement"), "fits": _fits(e, spec.core)})
+    return rows
+
+
+def fit_lines(metrics: dict, targets: dict) -> list[tuple[str]]:
+    """One line per variant that a Cortex-M target saw: where it runs, or why it does not."""
+    lines = []
+    for vid, m in sorted(metrics.items()):
+        if not isinstance(m, dict) or m.get("status") != "ok":
+            continue
+        entries = {t: m.get(t) for t in targets if isinstance(m.get(t), dict)}
+        if not entries or all(e["status"] in ("not_applicable", "skipped") for e in entries.values()):
+            continue
+        ok = {t: e for t, e in entries.items() if e["status"] == "ok"}
+        if ok:
+            parts = [f"{t} {e['instructions_per_inference']:,} instructions ({e['estimated_device_latency_us'] / 1e3:,.2f}"
+                     f" ms estimated)" for t, e in ok.items()]
+            any_e = next(iter(ok.values()))
+            lines.append((f"{vid}: runs as C ({any_e['generator']}) on {', '.join(ok)}: "
+                          f"{any_e['flash_bytes'] / 1024:,.0f} KB flash, {any_e['ram_bytes'] / 1024:,.1f} KB RAM; "
+                          + "; ".join(parts) + ".",))
+        elif any(e["status"] == "failed" for e in entries.values()):
+            lines.append((f"{vid}: no firmware: {next(e for e in entries.values() if e['status'] == 'failed')['reason']}",))
+        else:
+            tflm = m.get("tflm") or {}
+            if tflm.get("loads"):
+                est = "; ".join(f"{t} ~{e['estimated_device_latency_us'] / 1e3:,.1f} ms" for t, e in entries.items()
+                                if e.get("estimated_device_latency_us") is not None)
+                lines.append((f"{vid}: loads on TFLite Micro with a {tflm['arena_bytes'] / 1024:,.1f} KB arena and "
+                              f"{m['size_bytes'] / 1024:,.1f} KB of model; estimate only ({est or 'no calibration'}): "
+                              "no Cortex-M build of TFLite Micro or CMSIS-NN is installable here.",))
+            else:
+                lines.append((f"{vid}: does not run on TFLite Micro: {tflm.get('reason') or 'not checked'}.",))
+    return lines
+
+
+FRONT_NOTE = ("End-to-end artefacts on TFLite Micro: none loads (their front uses RFFT2D, which TFLite Micro does "
+              "not register). A front from builtin ops it has (the DFT as a FULLY_CONNECTED with a 512 x 514 matrix, "
+              "the mel and DCT matrices, LOG) is reachable but not built yet: its DFT matrix alone is 1 MB in "
+              "float32. On a Cortex-M the front stays in C for now (the scikit-learn firmware computes its own "
+              "summary statistics from the MFCC matrix).")
+
+
+def mcu_sections(metrics: dict, targets: dict, calibration: dict) -> list[Section]:
+    if not targets:
+        return []
+    cal = [{"target": t, "cycles_per_mac": c["cycles_per_mac"],
+            "errors": ", ".join(f"{model} {err:+.1%}" for model, err in c["estimate_error"].items()) or "–"}
+           for t, c in calibration.items()]
+    return [
+        Section("Microcontrollers (Cortex-M)", badge="emulated", notes=((MCU_NOTE,), (ANCHORS,)),
+                table=Table(tuple(mcu_rows(metrics, targets)), MCU_COLUMNS),
+                remarks=tuple(fit_lines(metrics, targets))),
+        Section("TFLite Micro", level=3, notes=((TFLM_NOTE,), (FRONT_NOTE,)),
+                table=Table(tuple(tflm_rows(metrics)), TFLM_COLUMNS)),
+        Section("How good the Cortex-M estimate is", level=3,
+                notes=((f"Cycles per MAC: the {CALIBRATION_MODEL}'s exact count minus the front's, x cpi, / its MACs, "
+                        "per core. Checked on the other exact models: front + MACs x cycles per MAC against their "
+                        "exact count (a random forest does no MACs and is not checked).",),),
+                table=Table(tuple(cal), CALIBRATION_COLUMNS)),
+    ]

@@ -1,0 +1,129 @@
+"""C for a Cortex-M from a trained scikit-learn Pipeline, by kept code generators (emlearn, m2cgen):
+the classifier's C from its generator, and around it the model's own front (the summary statistics
+of pipeline/models/summary.py, in mcu_c/summary.h) and its StandardScaler, so the firmware takes the
+same (n_mfcc, frames) MFCC matrix as every other artefact.
+
+One entry per estimator type (pipeline/models/sklearn_models.py ESTIMATOR_TYPES): the generator,
+and how the generated classifier is called. Heavy imports stay inside the functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Callable
+
+import numpy as np
+
+from pipeline.models.summary import STATS
+
+# m2cgen unrolls every support vector of an SVM into expressions (about 45 bytes of C per vector and
+# feature), and GCC's time grows faster than the code: 3,300 terms (the tiny profile's SVC) compile in 10 s
+# at -O2, the default SVC's 62,600 (2.8 MB of C) did not within 10 minutes at -O2 (5 at -O1) and made 5.2 MB
+# of code at -O0 (docs/measurements.md). Above this many terms it is neither generated nor compiled.
+MAX_UNROLLED_TERMS = 5_000
+
+
+class CodegenError(RuntimeError):
+    """The generator cannot give C for this model here (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Generated:
+    code: str        # the classifier's C; defines `int32_t classify(const float *features)`
+    generator: str   # "emlearn 0.23.2"
+    macs: int        # multiply-accumulates of one inference of the classifier (0: not a MAC workload)
+    include_dirs: tuple[str, ...] = ()
+
+
+def _c_floats(values) -> str:
+    return ", ".join(f"{float(v):.9e}f" for v in np.asarray(values, dtype=np.float32).ravel())
+
+
+def _emlearn_mlp(clf, n_features: int) -> Generated:
+    import emlearn
+
+    code = emlearn.convert(clf, method="loadable").save(name="clf")
+    sizes = [n_features, *clf.hidden_layer_sizes, clf.coefs_[-1].shape[1]]
+    call = f"int32_t classify(const float *features) {{ return clf_predict(features, {n_features}); }}\n"
+    return Generated(code + "\n" + call, f"emlearn {version('emlearn')}",
+                     sum(a * b for a, b in zip(sizes, sizes[1:])), (emlearn.includedir,))
+
+
+def _emlearn_forest(clf, n_features: int) -> Generated:
+    import emlearn
+
+    code = emlearn.convert(clf, method="inline", dtype="float").save(name="clf")  # loadable trees are int16-only
+    call = f"int32_t classify(const float *features) {{ return clf_predict(features, {n_features}); }}\n"
+    return Generated(code + "\n" + call, f"emlearn {version('emlearn')}", 0, (emlearn.includedir,))
+
+
+def _m2cgen_scores(clf, n_features: int, n_scores: int, decide: str, macs: int) -> Generated:
+    """m2cgen's `void score(double *input, double *output)`, then `decide` turns the scores into a class."""
+    import m2cgen
+
+    if macs > MAX_UNROLLED_TERMS:
+        raise CodegenError(f"m2cgen {version('m2cgen')} unrolls this {type(clf).__name__} into {macs:,} terms of C "
+                           f"(above {MAX_UNROLLED_TERMS:,} GCC does not finish in useful time: 62,600 terms did not "
+                           f"within 10 minutes); no maintained generator that loops over support vectors is "
+                           f"installable here")
+    code = m2cgen.export_to_c(clf)
+    call = (f"int32_t classify(const float *features) {{\n"
+            f"    double in[{n_features}], s[{n_scores}];\n"
+            f"    for (int i = 0; i < {n_features}; i++) in[i] = features[i];\n"
+            f"    score(in, s);\n{decide}}}\n")
+    return Generated(code + "\n" + call, f"m2cgen {version('m2cgen')}", macs)
+
+
+ARGMAX = ("    int32_t best = 0;\n    for (int32_t k = 1; k < {n}; k++) if (s[k] > s[best]) best = k;\n"
+          "    return best;\n")
+
+
+def _m2cgen_linear(clf, n_features: int) -> Generated:
+    n = len(clf.classes_)
+    return _m2cgen_scores(clf, n_features, n, ARGMAX.format(n=n), n * n_features)
+
+
+def _m2cgen_svc(clf, n_features: int) -> Generated:
+    """libsvm's one-vs-one vote over m2cgen's pairwise decisions, ties to the lower class (as predict)."""
+    n = len(clf.classes_)
+    pairs = n * (n - 1) // 2
+    vote = (f"    int votes[{n}] = {{0}}, p = 0;\n"
+            f"    for (int i = 0; i < {n}; i++) for (int j = i + 1; j < {n}; j++, p++) votes[s[p] > 0 ? i : j]++;\n"
+            f"    int32_t best = 0;\n    for (int32_t k = 1; k < {n}; k++) if (votes[k] > votes[best]) best = k;\n"
+            f"    return best;\n")
+    return _m2cgen_scores(clf, n_features, pairs, vote, int(clf.n_support_.sum()) * n_features)
+
+
+# estimator type (ESTIMATOR_TYPES) -> its C generator
+C_GENERATORS: dict[str, Callable[[object, int], Generated]] = {
+    "logistic_regression": _m2cgen_linear,
+    "mlp": _emlearn_mlp,
+    "random_forest": _emlearn_forest,
+    "svc": _m2cgen_svc,
+}
+
+
+def n_features(n_mfcc: int) -> int:
+    return len(STATS) * n_mfcc
+
+
+def wrap(gen: Generated, mean, scale, n_mfcc: int, frames: int) -> str:
+    """One C file: `int model_predict(const float *mfcc)`: the front, the scaler, the generated classifier."""
+    n = n_features(n_mfcc)
+    return "\n".join([
+        "#include <stdint.h>", '#include "summary.h"', gen.code,
+        f"static const float scaler_mean[{n}] = {{{_c_floats(mean)}}};",
+        f"static const float scaler_scale[{n}] = {{{_c_floats(scale)}}};",
+        "int model_predict(const float *mfcc) {",
+        f"    float f[{n}];",
+        f"    summary_stats(mfcc, {n_mfcc}, {frames}, f);",
+        f"    for (int i = 0; i < {n}; i++) f[i] = (f[i] - scaler_mean[i]) / scaler_scale[i];",
+        "    return classify(f);", "}", ""])
+
+
+def firmware_source(model, estimator_type: str, n_mfcc: int, frames: int) -> tuple[str, Generated]:
+    """The whole scikit-learn Pipeline as one C file, and what generated its classifier."""
+    scaler, clf = model.named_steps["scaler"], model.named_steps["clf"]
+    gen = C_GENERATORS[estimator_type](clf, n_features(n_mfcc))
+    return wrap(gen, scaler.mean_, scaler.scale_, n_mfcc, frames), gen

@@ -1,0 +1,135 @@
+"""The Cortex-M target kind (`kind: mcu`): per level, each variant's entry on one core.
+
+- a scikit-learn model's fp32 entry: its C (pipeline/targets/mcu_codegen.py) built and run bare-metal on the
+  core's QEMU board over the whole test split: exact instructions per inference, flash, RAM, agreement with
+  the host model's predictions on the same clips;
+- a TFLite variant: an estimate (status `estimate`): its MACs from the flatbuffer; the report turns them into
+  cycles with the cycles per MAC measured here on the same core (`calibration`: the mlp's exact count,
+  without the front), and takes the RAM from TFLite Micro's arena (the host benchmark);
+- anything else: not_applicable, with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import field_validator
+
+from pipeline import io as pio
+from pipeline.bench.tflm import count_macs
+from pipeline.log import info
+from pipeline.models.families import family_of
+from pipeline.schema import PositiveFloat, Strict
+from pipeline.targets import mcu, mcu_codegen
+from pipeline.variants import REFERENCE_LEVEL, is_e2e
+
+CALIBRATION_MODEL = "mlp"  # the scikit-learn type whose work is MACs: its exact count gives cycles per MAC
+FRONT_ONLY = mcu_codegen.Generated("int32_t classify(const float *features) { return features[0] > 0.0f; }\n",
+                                   "none (the front alone)", 0)
+
+
+class McuTarget(Strict):
+    """An emulated Cortex-M core on a QEMU system board. clock_mhz and cpi (cycles per instruction) are
+    nominal figures, used only for the estimated device latency (instructions x cpi / clock)."""
+
+    kind: Literal["mcu"]
+    core: str
+    clock_mhz: PositiveFloat
+    cpi: PositiveFloat
+    required: bool  # true: a missing toolchain or emulator fails the stage; false: the target is skipped
+
+    @field_validator("core")
+    @classmethod
+    def _modelled(cls, v: str) -> str:
+        if v not in mcu.MCU_CORES:
+            raise ValueError(f"core {v!r} is not modelled; allowed: {list(mcu.MCU_CORES)} (pipeline/targets/mcu.py)")
+        return v
+
+
+def _not_applicable(job: dict, level: str) -> str:
+    model = job["model"]
+    if job["format"] != "tflite" and family_of(model).name.startswith("keras"):
+        return "no ONNX runtime for Cortex-M is installable here; its TFLite twin carries the estimate"
+    if is_e2e(model):
+        return "the C takes the MFCC matrix (no C MFCC front here): the feature-input fp32 entry has the counts"
+    return f"the C generators emit float code from the trained model: its {REFERENCE_LEVEL} entry has the counts"
+
+
+def _firmware(core: mcu.McuCore, source: str, gen: mcu_codegen.Generated, n_values: int, X: np.ndarray,
+              workdir: Path) -> dict:
+    """Build and run one firmware: sizes, counts, predictions."""
+    (workdir / "model.c").write_text(source)
+    elf = workdir / "app.elf"
+    mcu.build(core, workdir / "model.c", n_values, gen.include_dirs, elf)
+    ran = mcu.run(core, elf, X.reshape(len(X), -1), workdir)
+    return {**mcu.sizes(elf), **ran, "sha256": hashlib.sha256(elf.read_bytes()).hexdigest()}
+
+
+def exact_entry(target: McuTarget, job: dict, X: np.ndarray, front: dict, workdir: Path) -> dict:
+    from pipeline.models.sklearn_models import estimator_type_of, loads
+
+    core = mcu.MCU_CORES[target.core]
+    source_dir = family_of(job["model"]).source_dir(job["model"])
+    model = loads((source_dir / "model.skops").read_bytes())
+    host = pio.read_npz(source_dir / "reference.npz")["pred_test"][: len(X)]
+    try:
+        source, gen = mcu_codegen.firmware_source(model, estimator_type_of(model.named_steps["clf"]),
+                                                  X.shape[1], X.shape[2])
+        fw = _firmware(core, source, gen, X.shape[1] * X.shape[2], X, workdir)
+    except (mcu_codegen.CodegenError, mcu.BuildError, mcu.RunError) as err:
+        return {"status": "failed", "reason": str(err)}
+    pred, per = np.asarray(fw["predictions"]), fw["instructions"]
+    instructions = round(float(np.mean(per)))
+    return {
+        "status": "ok", "method": "exact", "generator": gen.generator, "core": core.name, "board": core.machine,
+        "instructions_per_inference": instructions, "instructions_min": min(per), "instructions_max": max(per),
+        "front_instructions": front["instructions_per_inference"], "macs": gen.macs,
+        "estimated_device_latency_us": round(instructions * target.cpi / target.clock_mhz, 3),
+        "flash_bytes": fw["flash_bytes"], "ram_bytes": fw["data_bytes"] + fw["bss_bytes"] + fw["stack_bytes"],
+        "stack_bytes": fw["stack_bytes"], "harness_flash_bytes": front["harness_flash_bytes"],
+        "host_agreement": round(float(np.mean(pred == host)), 6), "host_mismatches": int(np.sum(pred != host)),
+        "agreement_clips": len(pred), "firmware_sha256": fw["sha256"],
+    }
+
+
+def front_baseline(target: McuTarget, X: np.ndarray, workdir: Path) -> dict:
+    """The firmware with the front (summary statistics and scaler) and no classifier, and the harness alone:
+    what every scikit-learn model's count and flash include before its own work."""
+    core = mcu.MCU_CORES[target.core]
+    n_features = mcu_codegen.n_features(X.shape[1])
+    source = mcu_codegen.wrap(FRONT_ONLY, np.zeros(n_features), np.ones(n_features), X.shape[1], X.shape[2])
+    fw = _firmware(core, source, FRONT_ONLY, X.shape[1] * X.shape[2], X[:3], workdir)
+    return {"instructions_per_inference": round(float(np.mean(fw["instructions"]))),
+            "harness_flash_bytes": fw["flash_bytes"]}
+
+
+def estimate_entry(job: dict) -> dict:
+    return {"status": "estimate", "method": "estimate", "macs": count_macs(job["artefact"]),
+            "flash_bytes": job["size_bytes"]}
+
+
+def run_harness_mcu(target: McuTarget, spec: dict, workdir: Path) -> dict[str, dict]:
+    mcu.check_available()
+    level = spec["level"]
+    entries, front = {}, None
+    for job in spec["jobs"]:
+        exact = family_of(job["model"]).name == "sklearn" and level == REFERENCE_LEVEL
+        if job["format"] == "tflite":
+            entries[job["id"]] = estimate_entry(job)
+        elif not exact:
+            entries[job["id"]] = {"status": "not_applicable", "reason": _not_applicable(job, level)}
+        else:
+            X = np.load(job["inputs"])  # the test split's MFCC matrices
+            with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+                front = front or front_baseline(target, X, Path(tmp))
+            with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+                entries[job["id"]] = e = exact_entry(target, job, X, front, Path(tmp))
+            said = (f"{e['instructions_per_inference']:,} instructions per inference, flash {e['flash_bytes']:,} B, "
+                    f"RAM {e['ram_bytes']:,} B, host agreement {e['host_agreement']:.1%}"
+                    if e["status"] == "ok" else f"failed: {e['reason']}")
+            info(f"{target.core}: {job['id']}: {said}")
+    return entries

@@ -1,0 +1,118 @@
+"""Microcontroller targets on the tiny build: the scikit-learn models as C firmware on an emulated Cortex-M4
+(exact, repeatable instruction counts, flash, RAM, the host's answers), TFLite Micro's verdict on every TFLite
+file, estimates labelled as estimates, and a missing toolchain named with its install command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import ROOT, run
+from pipeline.models.sklearn_models import ESTIMATOR_TYPES
+from pipeline.targets import mcu, mcu_codegen
+from pipeline.targets.qemu import TargetUnavailable
+
+SKLEARN = ("logreg", "random_forest", "mlp", "svc")  # tests/profiles/tiny.yaml
+TARGET = "cortex-m4"
+
+
+def _metrics(project) -> dict:
+    return json.loads((project / "reports/metrics.json").read_text())
+
+
+def test_every_estimator_type_has_a_c_generator():
+    assert set(mcu_codegen.C_GENERATORS) == set(ESTIMATOR_TYPES)
+
+
+def test_sklearn_fp32_entries_have_exact_counts_and_the_hosts_answers(built_project):
+    m = _metrics(built_project)
+    for model in SKLEARN:
+        e = m[f"{model}.onnx.fp32"][TARGET]
+        assert e["status"] == "ok" and e["method"] == "exact", (model, e)
+        assert isinstance(e["instructions_per_inference"], int) and e["instructions_per_inference"] > e["front_instructions"] > 0
+        assert e["instructions_min"] <= e["instructions_per_inference"] <= e["instructions_max"]
+        assert e["flash_bytes"] > e["harness_flash_bytes"] > 0 and e["ram_bytes"] > e["stack_bytes"] > 0
+        assert e["agreement_clips"] == len(json.loads((built_project / "reports/bench/host/fp32.json").read_text())
+                                           [f"{model}.onnx.fp32"]["record"]["predictions"])
+        assert e["host_agreement"] >= 0.9 and e["host_mismatches"] == round((1 - e["host_agreement"]) * e["agreement_clips"])
+        assert e["generator"].split()[0] in ("emlearn", "m2cgen")
+    # the other levels of the same models say where the counts are
+    assert m["logreg.onnx.int8"][TARGET] == {"status": "not_applicable", "reason": m["logreg.onnx.int8"][TARGET]["reason"]}
+    assert "fp32 entry" in m["logreg.onnx.int8"][TARGET]["reason"]
+
+
+def test_counts_are_identical_across_two_runs(built_project):
+    bench = built_project / "reports/bench" / TARGET / "fp32.json"
+    first = bench.read_bytes()
+    try:
+        run(["python", "-m", "pipeline", "benchmark", TARGET, "fp32"], built_project)
+        again = bench.read_bytes()
+    finally:
+        bench.write_bytes(first)
+    a, b = json.loads(first), json.loads(again)
+    exact = [vid for vid, e in a.items() if e["status"] == "ok"]
+    assert len(exact) == len(SKLEARN)
+    for vid in exact:
+        for key in ("instructions_per_inference", "instructions_min", "instructions_max", "flash_bytes", "ram_bytes",
+                    "firmware_sha256", "host_agreement"):
+            assert a[vid][key] == b[vid][key], (vid, key)
+    assert first == again  # the whole file: nothing in it is a timing
+
+
+def test_tflm_verdict_on_every_tflite_variant(built_project):
+    m = _metrics(built_project)
+    tflite = {vid: e for vid, e in m.items() if vid != "ship" and e["format"] == "tflite" and e["status"] == "ok"}
+    assert tflite
+    for vid, e in tflite.items():
+        t = e["tflm"]
+        assert set(t) == {"loads", "reason", "arena_bytes", "reference_agreement"}, vid
+        if t["loads"]:
+            assert t["reason"] is None and t["arena_bytes"] > 0 and t["reference_agreement"] >= 0.99, (vid, t)
+        else:
+            assert t["reason"] and t["arena_bytes"] is None and t["reference_agreement"] is None, (vid, t)
+    assert tflite["keras.tflite.int8"]["tflm"]["loads"]
+    assert "DEQUANTIZE" in tflite["keras.tflite.fp16"]["tflm"]["reason"]
+    assert "Hybrid models are not supported" in tflite["keras.tflite.dynamic_int8"]["tflm"]["reason"]
+    assert "RFFT2D" in tflite["keras_e2e.tflite.int8"]["tflm"]["reason"]
+    # on the Cortex-M target a TFLite variant is an estimate, labelled so, with TFLite Micro's arena as its RAM
+    est = m["keras.tflite.int8"][TARGET]
+    assert est["status"] == "estimate" and est["method"] == "estimate" and est["macs"] > 0
+    assert abs(est["estimated_cycles"] - est["macs"] * est["cycles_per_mac"]) <= est["macs"] * 0.001
+    assert est["ram_bytes"] == m["keras.tflite.int8"]["tflm"]["arena_bytes"]
+    assert "instructions_per_inference" not in est  # an estimate has no count
+
+
+def test_report_has_the_mcu_table_and_a_line_per_variant(built_project):
+    report = (built_project / "reports/report.md").read_text()
+    assert "## Microcontrollers (Cortex-M)" in report and "### TFLite Micro" in report
+    assert "estimate (MACs x cycles/MAC)" in report and "(estimate)" in report
+    for model in SKLEARN:
+        assert f"{model}.onnx.fp32: runs as C (" in report, model
+    assert "keras.tflite.int8: loads on TFLite Micro with a" in report
+    assert "keras.tflite.fp16: does not run on TFLite Micro:" in report
+
+
+def test_a_missing_toolchain_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(mcu.shutil, "which", lambda tool: None)
+    with pytest.raises(TargetUnavailable) as err:
+        mcu.check_available()
+    assert "arm-none-eabi-gcc" in str(err.value) and "qemu-system-arm" in str(err.value)
+    assert "apt-get install" in str(err.value) and "picolibc-arm-none-eabi" in str(err.value)
+
+
+def test_a_required_target_without_toolchain_fails_the_stage(built_project, tmp_path):
+    """PATH without /usr/bin: the stage stops with the install command; nothing is written."""
+    bench = built_project / "reports/bench" / TARGET / "int8.json"
+    before = bench.read_bytes()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("python", "python3"):
+        os.symlink(ROOT / ".venv/bin" / tool, bin_dir / tool)
+    res = subprocess.run([str(bin_dir / "python"), "-m", "pipeline", "benchmark", TARGET, "int8"], cwd=built_project,
+                         capture_output=True, text=True, env={**os.environ, "PATH": str(bin_dir)})
+    assert res.returncode != 0
+    assert "apt-get install" in res.stderr and "arm-none-eabi-gcc" in res.stderr, res.stderr[-2000:]
+    assert bench.read_bytes() == before
