@@ -27,7 +27,7 @@ STAGES = {  # stage -> names of its arguments (from the DVC matrix)
     "benchmark": ["target", "level"],
     "report": [],
 }
-COMMANDS = ("compare", "classify", "serve")
+COMMANDS = {"compare": "compare", "classify": "runtime.classify", "serve": "runtime.serve"}  # modules under pipeline.
 
 
 @contextmanager
@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
     name, args = argv[0], argv[1:]
     try:
         if name in COMMANDS:
-            return importlib.import_module(f"pipeline.{name}").main(args)
+            return importlib.import_module(f"pipeline.{COMMANDS[name]}").main(args)
         if name not in STAGES:
             print(f"error: unknown stage '{name}'; stages: {', '.join(STAGES)}, {', '.join(COMMANDS)}",
                   file=sys.stderr)

@@ -16,3 +16,10 @@ class Strict(BaseModel):
     """Unknown keys are refused (a typo stops the run) and every field must be given."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def one_of(key: str, value: str, allowed, where: str) -> str:
+    """A field validator's check that `value` names a modelled member (a core, a board), or the error."""
+    if value not in allowed:
+        raise ValueError(f"{key} {value!r} is not modelled; allowed: {list(allowed)} ({where})")
+    return value

@@ -60,11 +60,12 @@ def test_counts_are_identical_across_two_runs(built_project):
                     "firmware_sha256", "host_agreement"):
             assert a[vid][key] == b[vid][key], (vid, key)
     assert first == again  # the whole file: nothing in it is a timing
+    assert not (built_project / "tmp").exists()  # the generators leave nothing in the workspace
 
 
 def test_tflm_verdict_on_every_tflite_variant(built_project):
     m = _metrics(built_project)
-    tflite = {vid: e for vid, e in m.items() if vid != "ship" and e["format"] == "tflite" and e["status"] == "ok"}
+    tflite = {vid: e for vid, e in m.items() if vid != "ship" and e["format"] in ("tflite", "tflm") and e["status"] == "ok"}
     assert tflite
     for vid, e in tflite.items():
         t = e["tflm"]
@@ -73,10 +74,17 @@ def test_tflm_verdict_on_every_tflite_variant(built_project):
             assert t["reason"] is None and t["arena_bytes"] > 0 and t["reference_agreement"] >= 0.99, (vid, t)
         else:
             assert t["reason"] and t["arena_bytes"] is None and t["reference_agreement"] is None, (vid, t)
+    tflite = {vid: e for vid, e in tflite.items() if e["format"] == "tflite"}
     assert tflite["keras.tflite.int8"]["tflm"]["loads"]
     assert "DEQUANTIZE" in tflite["keras.tflite.fp16"]["tflm"]["reason"]
     assert "Hybrid models are not supported" in tflite["keras.tflite.dynamic_int8"]["tflm"]["reason"]
     assert "RFFT2D" in tflite["keras_e2e.tflite.int8"]["tflm"]["reason"]
+    tflm = {vid: e for vid, e in m.items() if vid != "ship" and e["format"] == "tflm" and e["status"] == "ok"}
+    assert set(tflm) == {"keras_e2e.tflm.fp32", "keras_e2e.tflm.int8", "keras_e2e.tflm.int16x8"}
+    for vid, e in tflm.items():  # the end-to-end file TFLite Micro runs: it loads, agrees, and matches librosa
+        assert e["tflm"]["loads"] and e["tflm"]["reference_agreement"] >= 0.99, (vid, e["tflm"])
+        assert e["mfcc_max_abs_diff"] < 1e-3, vid
+    assert "float16" in m["keras_e2e.tflm.fp16"]["reason"] and "hybrid" in m["keras_e2e.tflm.dynamic_int8"]["reason"]
     # on the Cortex-M target a TFLite variant is an estimate, labelled so, with TFLite Micro's arena as its RAM
     est = m["keras.tflite.int8"][TARGET]
     assert est["status"] == "estimate" and est["method"] == "estimate" and est["macs"] > 0
@@ -116,3 +124,21 @@ def test_a_required_target_without_toolchain_fails_the_stage(built_project, tmp_
     assert res.returncode != 0
     assert "apt-get install" in res.stderr and "arm-none-eabi-gcc" in res.stderr, res.stderr[-2000:]
     assert bench.read_bytes() == before
+
+
+def test_the_matmul_front_has_only_tflm_ops_and_matches_librosa():
+    import numpy as np
+    from tflite_micro.python.tflite_micro import runtime
+
+    from conftest import MFCC_16K
+    from pipeline.audio.mfcc import mfcc_reference
+    from pipeline.audio.mfcc_graph import tflite_mfcc_model_bytes, tflite_op_names
+
+    data = tflite_mfcc_model_bytes(MFCC_16K, 16000, dft="matmul")
+    ops = set(tflite_op_names(data))
+    assert "FULLY_CONNECTED" in ops and not ops & {"RFFT2D", "REAL", "IMAG", "COMPLEX_ABS"}
+    it = runtime.Interpreter.from_bytes(data, arena_size=4 * 1024 * 1024)
+    clip = (np.random.default_rng(3).normal(size=(1, 16000)) * 0.2).astype(np.float32)
+    it.set_input(clip, 0)
+    it.invoke()
+    assert np.abs(it.get_output(0)[0] - mfcc_reference(clip[0], MFCC_16K)).max() < 1e-3

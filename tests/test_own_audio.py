@@ -105,7 +105,7 @@ def test_a_bad_folder_stops_synthesize_and_writes_nothing(tmp_path):
 
 
 def test_classify_names_a_missing_or_unreadable_wav(tmp_path, capsys):
-    from pipeline.classify import main
+    from pipeline.runtime.classify import main
 
     assert main([str(tmp_path), str(tmp_path / "nope.wav")]) == 1
     assert f"no such file: {tmp_path / 'nope.wav'}" in capsys.readouterr().err

@@ -43,7 +43,7 @@ def _audio(project: Path, clips: int = 2) -> np.ndarray:
 def client(built_project: Path):
     from starlette.testclient import TestClient
 
-    from pipeline.serve import create_app
+    from pipeline.runtime.serve import create_app
 
     app = create_app(_bundle(built_project), concurrency=2, max_body_bytes=400_000, max_seconds=5.0)
     with TestClient(app) as c:
@@ -51,7 +51,7 @@ def client(built_project: Path):
 
 
 def test_answers_equal_classify(client, built_project: Path):
-    from pipeline.classify import classify
+    from pipeline.runtime.classify import classify
 
     audio = _audio(built_project)
     expected = classify(_bundle(built_project), audio, 16000)

@@ -8,6 +8,9 @@ Three builders, all computing `pipeline.audio.mfcc.mfcc_reference` (librosa) per
   LOG, REDUCE_MAX, SUB, TRANSPOSE (a dynamic batch adds SHAPE/STRIDED_SLICE/PACK-style shape ops):
   no SELECT_TF_OPS, no custom ops. Call it inside your own tf.function, before the classifier,
   to build an end-to-end model.
+  With dft="matmul" the spectrum is two FULLY_CONNECTED layers with the DFT's cosine and sine
+  matrices instead of RFFT2D/REAL/IMAG, which TensorFlow Lite for Microcontrollers does not register:
+  every op of that graph is one TFLM has (its float32 kernels), at 2 x n_fft x (n_fft/2 + 1) weights.
 * `tflite_mfcc_model_bytes(cfg, n_samples)`: just that front end as a TFLite flatbuffer.
 * `onnx_mfcc_model(cfg, n_samples)`: an ONNX graph "waveform" -> "mfcc" (opset >= 17 STFT), and
   `prepend_to_onnx_classifier(classifier, cfg, n_samples)` which merges it in front of a classifier.
@@ -45,7 +48,32 @@ _DB_SCALE = 10.0 / math.log(10.0)  # 10*log10(x) = _DB_SCALE * ln(x)
 # ----------------------------------------------------------------------------- TensorFlow / TFLite
 
 
-def tf_mfcc(waveform: Any, cfg: MfccConfig) -> Any:
+DFTS = ("fft", "matmul")  # how the front computes the spectrum (see the module docstring)
+
+
+def dft_matrices(cfg: MfccConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(cos, sin), each (n_fft, n_fft/2 + 1) float32: the real DFT as two matrix products."""
+    ang = 2.0 * np.pi * np.outer(np.arange(cfg.n_fft), np.arange(cfg.n_fft // 2 + 1)) / cfg.n_fft
+    return np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)
+
+
+def _power(x: Any, cfg: MfccConfig, win: Any, dft: str) -> Any:
+    """|STFT|^2 of the padded signal: (batch, frames, n_fft/2 + 1)."""
+    import tensorflow as tf
+
+    if dft == "fft":
+        spec = tf.signal.stft(x, frame_length=cfg.n_fft, frame_step=cfg.hop_length,
+                              fft_length=cfg.n_fft, window_fn=lambda length, dtype: win,
+                              pad_end=False)                  # (batch, frames, n_freqs) complex64
+        return tf.math.square(tf.math.real(spec)) + tf.math.square(tf.math.imag(spec))
+    if dft != "matmul":
+        raise ValueError(f"dft {dft!r}: allowed {list(DFTS)}")
+    frames = tf.signal.frame(x, cfg.n_fft, cfg.hop_length) * win
+    cos, sin = (tf.constant(m, name=n) for m, n in zip(dft_matrices(cfg), ("dft_cos", "dft_sin")))
+    return tf.math.square(tf.matmul(frames, cos)) + tf.math.square(tf.matmul(frames, sin))
+
+
+def tf_mfcc(waveform: Any, cfg: MfccConfig, dft: str = "fft") -> Any:
     """MFCCs of a float32 tensor (batch, samples) -> (batch, n_mfcc, frames), as TF ops.
 
     The samples dimension must be static for the TFLite conversion; the batch may be dynamic.
@@ -58,10 +86,7 @@ def tf_mfcc(waveform: Any, cfg: MfccConfig) -> Any:
     pad = cfg.pad
     x = tf.pad(x, [[0, 0], [pad, pad]])                       # center=True, zeros
     win = tf.constant(window(cfg).astype(np.float32), name="hann_periodic")
-    spec = tf.signal.stft(x, frame_length=cfg.n_fft, frame_step=cfg.hop_length,
-                          fft_length=cfg.n_fft, window_fn=lambda length, dtype: win,
-                          pad_end=False)                      # (batch, frames, n_freqs) complex64
-    power = tf.math.square(tf.math.real(spec)) + tf.math.square(tf.math.imag(spec))
+    power = _power(x, cfg, win, dft)
     mel_t = tf.constant(np.ascontiguousarray(mel_matrix(cfg).T, dtype=np.float32), name="mel_t")
     mel = tf.matmul(power, mel_t)                             # (batch, frames, n_mels)
     db = tf.math.log(tf.maximum(mel, AMIN)) * _DB_SCALE
@@ -72,7 +97,8 @@ def tf_mfcc(waveform: Any, cfg: MfccConfig) -> Any:
     return tf.transpose(c, [0, 2, 1], name="mfcc")
 
 
-def tflite_mfcc_model_bytes(cfg: MfccConfig, n_samples: int, batch_size: int | None = 1) -> bytes:
+def tflite_mfcc_model_bytes(cfg: MfccConfig, n_samples: int, batch_size: int | None = 1,
+                            dft: str = "fft") -> bytes:
     """The tf_mfcc front end alone as a float32 TFLite flatbuffer, BUILTIN ops only.
 
     Input "waveform" float32 (batch_size, n_samples); output (batch_size, n_mfcc, frames).
@@ -88,7 +114,7 @@ def tflite_mfcc_model_bytes(cfg: MfccConfig, n_samples: int, batch_size: int | N
         @tf.function(input_signature=[tf.TensorSpec([batch_size, n_samples], tf.float32,
                                                     name="waveform")])
         def __call__(self, waveform):
-            return {"mfcc": tf_mfcc(waveform, cfg)}
+            return {"mfcc": tf_mfcc(waveform, cfg, dft)}
 
     module = _FrontEnd()
     converter = tf.lite.TFLiteConverter.from_concrete_functions(

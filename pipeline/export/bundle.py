@@ -7,6 +7,7 @@ from pipeline.variants import is_e2e
 RUNTIME_HINT = {
     "tflite": "LiteRT / TensorFlow Lite interpreter (builtin operators only)",
     "onnx": "onnxruntime (CPU execution provider)",
+    "tflm": "TensorFlow Lite for Microcontrollers (its builtin operators: no RFFT2D), or LiteRT",
 }
 
 

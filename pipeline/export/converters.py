@@ -88,12 +88,30 @@ def tflite_converter(source: Source, level: str) -> Built:
     return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level), **_tflite_errors(source, level))
 
 
-def tflite_e2e_converter(source: Source, level: str) -> Built:
+def _tflite_e2e(source: Source, level: str, dft: str) -> Built:
     from pipeline.export.e2e import e2e_tflite
 
     data = _tflite_bytes(lambda s, lvl: e2e_tflite(s.model, s.mfcc, s.n_samples, lvl, s.calibration_audio,
-                                                   saved_model_dir=s.saved_model_dir), source, level)
+                                                   saved_model_dir=s.saved_model_dir, dft=dft), source, level)
     return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level), **_tflite_errors(source, level))
+
+
+def tflite_e2e_converter(source: Source, level: str) -> Built:
+    return _tflite_e2e(source, level, "fft")
+
+
+# What TensorFlow Lite for Microcontrollers cannot run, by level (its own refusals, pipeline/bench/tflm.py).
+TFLM_REFUSES = {
+    "fp16": "TFLite Micro has no float16 DEQUANTIZE: it refuses float16 weights (see keras.tflite.fp16's verdict)",
+    "dynamic_int8": "TFLite Micro has no hybrid kernels: it refuses dynamic-range int8 (see keras.tflite.dynamic_int8)",
+}
+
+
+def tflm_e2e_converter(source: Source, level: str) -> Built:
+    """The end-to-end TFLite file with the DFT as matrix products (no RFFT2D), for TFLite Micro."""
+    if level in TFLM_REFUSES:
+        raise NotApplicable(TFLM_REFUSES[level])
+    return _tflite_e2e(source, level, "matmul")
 
 
 def prepend_front_end(classifier, source: Source):

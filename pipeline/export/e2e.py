@@ -58,19 +58,19 @@ CLASSIFIER_PREFIX = "classifier/"
 
 
 @lru_cache(maxsize=8)
-def _front_end_bytes(cfg: MfccConfig, n_samples: int) -> bytes:
+def _front_end_bytes(cfg: MfccConfig, n_samples: int, dft: str = "fft") -> bytes:
     from pipeline.audio.mfcc_graph import tflite_mfcc_model_bytes
 
-    return tflite_mfcc_model_bytes(cfg, n_samples, batch_size=1)
+    return tflite_mfcc_model_bytes(cfg, n_samples, batch_size=1, dft=dft)
 
 
-def front_end_features(audio: np.ndarray, cfg: MfccConfig) -> np.ndarray:
+def front_end_features(audio: np.ndarray, cfg: MfccConfig, dft: str = "fft") -> np.ndarray:
     """MFCCs of (n, n_samples) clips computed by the float TFLite front end that the e2e artefact
     embeds (the features its classifier part sees). Returns (n, n_mfcc, frames) float32."""
     from ai_edge_litert.interpreter import Interpreter
 
     audio = _check_audio(audio)
-    interp = Interpreter(model_content=_front_end_bytes(cfg, audio.shape[1]))
+    interp = Interpreter(model_content=_front_end_bytes(cfg, audio.shape[1], dft))
     interp.allocate_tensors()
     inp = interp.get_input_details()[0]["index"]
     out = interp.get_output_details()[0]["index"]
@@ -111,8 +111,9 @@ def classifier_tflite(keras_model: Any, level: str, calibration_mfcc: np.ndarray
 
 def e2e_tflite(keras_model: Any, cfg: MfccConfig, n_samples: int, level: str,
                calibration_audio: np.ndarray | None, *,
-               saved_model_dir: str | Path | None = None) -> bytes:
-    """A TFLite flatbuffer: raw clip -> (probabilities, mfcc), front end float32 at every level.
+               saved_model_dir: str | Path | None = None, dft: str = "fft") -> bytes:
+    """A TFLite flatbuffer: raw clip -> (probabilities, mfcc), front end float32 at every level
+    (dft: the front's spectrum, `pipeline.audio.mfcc_graph.DFTS`; "matmul" for TFLite Micro).
 
     Input "waveform": float32 [1, n_samples] at cfg.sample_rate, raw samples, at EVERY level
     (the int8 artefact quantizes the in-graph MFCCs itself with a QUANTIZE op carrying the
@@ -148,14 +149,14 @@ def e2e_tflite(keras_model: Any, cfg: MfccConfig, n_samples: int, level: str,
         if calibration_audio.shape[1] != n_samples:
             raise ValueError(f"calibration_audio clips have {calibration_audio.shape[1]} samples, "
                              f"expected n_samples={n_samples}")
-        calibration_mfcc = front_end_features(calibration_audio, cfg)
+        calibration_mfcc = front_end_features(calibration_audio, cfg, dft)
     expected = (1, *cfg.output_shape(n_samples))
     got = tuple(int(d) for d in keras_model.input_shape[1:])
     if (1, *got) != expected:
         raise ValueError(f"the Keras model takes {got}; this front end gives {expected[1:]}")
 
     classifier = classifier_tflite(keras_model, level, calibration_mfcc, saved_model_dir)
-    data = stitch_tflite(_front_end_bytes(cfg, n_samples), classifier)
+    data = stitch_tflite(_front_end_bytes(cfg, n_samples, dft), classifier)
     bad = non_builtin_ops(tflite_op_names(data))
     if bad:
         raise RuntimeError(f"e2e {level} TFLite model holds non-builtin operators: {sorted(set(bad))}")

@@ -17,5 +17,7 @@ FORMATS: dict[str, Format] = {
     for f in (
         Format("onnx", ".onnx", "onnxruntime"),
         Format("tflite", ".tflite", "litert"),
+        # a TFLite file with only the operators TensorFlow Lite for Microcontrollers registers (LiteRT runs it too)
+        Format("tflm", ".tflite", "litert"),
     )
 }

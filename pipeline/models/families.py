@@ -138,23 +138,28 @@ class Family:
 
 _NO_SKLEARN_TFLITE = ("scikit-learn has no TFLite converter (TFLite takes TensorFlow graphs); "
                       "ship its ONNX variant instead")
+_FEATURE_INPUT_TFLM = ("the feature-input TFLite variant already uses only operators TFLite Micro has (see its "
+                       "TFLite Micro verdict): the tflm format differs for end-to-end models only (no RFFT2D)")
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     # the MFCC matrix in; its summary statistics computed in the graph, ahead of the estimator
     Family("sklearn", _sklearn_sources, cat.SKLEARN_MODEL, ("model.skops",), _mfcc_layout,
            {"onnx": cv.onnx_converter(onnx_export.fp32_from_sklearn),
-            "tflite": cv.not_applicable(_NO_SKLEARN_TFLITE)}, single_model=False),
+            "tflite": cv.not_applicable(_NO_SKLEARN_TFLITE), "tflm": cv.not_applicable(_NO_SKLEARN_TFLITE)},
+           single_model=False),
     # raw clip in: the float MFCC front end and the statistics in the graph, the estimator quantized where it can be
     Family("sklearn_e2e", _sklearn_e2e_sources, cat.SKLEARN_MODEL, ("model.skops",), _raw_audio_layout,
            {"onnx": cv.onnx_converter(onnx_export.fp32_from_sklearn, wrap=cv.prepend_front_end),
-            "tflite": cv.not_applicable(_NO_SKLEARN_TFLITE)}, single_model=False),
+            "tflite": cv.not_applicable(_NO_SKLEARN_TFLITE), "tflm": cv.not_applicable(_NO_SKLEARN_TFLITE)},
+           single_model=False),
     Family("keras", _keras_sources, cat.KERAS_MODEL, ("architecture.json", "weights.npz"), _mfcc_layout,
-           {"tflite": cv.tflite_converter, "onnx": cv.onnx_converter(onnx_export.fp32_from_keras)},
+           {"tflite": cv.tflite_converter, "onnx": cv.onnx_converter(onnx_export.fp32_from_keras),
+            "tflm": cv.not_applicable(_FEATURE_INPUT_TFLM)},
            single_model=True),
     # raw clip in, probabilities out: the float MFCC front end inside the graph, the classifier quantized
     Family("keras_e2e", _keras_e2e_sources, cat.KERAS_MODEL, ("architecture.json", "weights.npz"),
            _raw_audio_layout,
-           {"tflite": cv.tflite_e2e_converter,
+           {"tflite": cv.tflite_e2e_converter, "tflm": cv.tflm_e2e_converter,
             "onnx": cv.onnx_converter(onnx_export.fp32_from_keras, wrap=cv.prepend_front_end)},
            single_model=True),
 )}

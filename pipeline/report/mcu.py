@@ -26,7 +26,11 @@ MCU_NOTE = ("Bare-metal firmware on QEMU system boards (qemu-system-arm), built 
             "front and the scaler in C, instructions counted inside the inference call (identical run to run); "
             "flash = text + rodata + data image of the whole firmware (harness and picolibc included), RAM = data "
             "+ bss + the stack's high-water mark; agreement: top-1 against the host model on the whole test split. "
-            "Latency = instructions x cpi / clock, nominal figures from params.yaml: an estimate, not device time.")
+            "Latency = instructions x cpi / clock, nominal figures from params.yaml: an estimate, not device time. "
+            "TFLite variants have no firmware here: their row is an estimate, MACs x the cycles per MAC that float "
+            "C takes on that core (below), the same for every level (int8 kernels such as CMSIS-NN's take fewer "
+            "cycles per MAC: not measured here), with the model's size as flash (TFLite Micro's own code not "
+            "included) and TFLite Micro's arena as RAM.")
 
 TFLM_COLUMNS = (_text("Variant", "variant"), _text("Loads on TFLite Micro", "loads"),
                 Column("Arena (KB)", "arena_kb", _fixed(",.1f")),
@@ -35,8 +39,9 @@ TFLM_COLUMNS = (_text("Variant", "variant"), _text("Loads on TFLite Micro", "loa
 MCU_COLUMNS = (_text("Variant", "variant"), _text("Target", "target"), _text("Method", "method"),
                Column("Instructions / inference", "instructions_per_inference", _fixed(",d")),
                Column("MACs", "macs", _fixed(",d")),
-               _text("Latency (ms)", "latency"), Column("Flash (KB)", "flash_kb", _fixed(",.1f")),
-               Column("RAM (KB)", "ram_kb", _fixed(",.1f")), Column("Host agreement", "host_agreement", _pct),
+               _text("Latency (ms)", "latency"), Column("Flash (KB; estimate: the model alone)", "flash_kb", _fixed(",.1f")),
+               Column("RAM (KB; estimate: TFLM's arena)", "ram_kb", _fixed(",.1f")),
+               Column("Host agreement", "host_agreement", _pct),
                _text("Fits the board", "fits"))
 CALIBRATION_COLUMNS = (_text("Target", "target"), Column("Cycles per MAC (measured)", "cycles_per_mac", _fixed(",.2f")),
                        _text("Estimate vs exact on the other models", "errors"))
@@ -106,7 +111,7 @@ def mcu_rows(metrics: dict, targets: dict) -> list[dict]:
                 continue  # said in the TFLite Micro table and the what-fits lines
             lat = e.get("estimated_device_latency_us")
             rows.append({"variant": vid, "target": target,
-                         "method": f"exact ({e['generator']})" if exact else "estimate (MACs x cycles/MAC)",
+                         "method": f"exact ({e['generator']})" if exact else "estimate (MACs x float cycles/MAC)",
                          "instructions_per_inference": e.get("instructions_per_inference"), "macs": e.get("macs"),
                          "latency": "–" if lat is None else f"{lat / 1e3:,.3f} (estimate)",
                          "flash_kb": e["flash_bytes"] / 1024,
@@ -140,18 +145,19 @@ def fit_lines(metrics: dict, targets: dict) -> list[tuple[str]]:
                 est = "; ".join(f"{t} ~{e['estimated_device_latency_us'] / 1e3:,.1f} ms" for t, e in entries.items()
                                 if e.get("estimated_device_latency_us") is not None)
                 lines.append((f"{vid}: loads on TFLite Micro with a {tflm['arena_bytes'] / 1024:,.1f} KB arena and "
-                              f"{m['size_bytes'] / 1024:,.1f} KB of model; estimate only ({est or 'no calibration'}): "
-                              "no Cortex-M build of TFLite Micro or CMSIS-NN is installable here.",))
+                              f"{m['size_bytes'] / 1024:,.1f} KB of model; estimate only, at float C's cycles per MAC "
+                              f"({est or 'no calibration'}): no Cortex-M build of TFLite Micro or CMSIS-NN is "
+                              "installable here.",))
             else:
                 lines.append((f"{vid}: does not run on TFLite Micro: {tflm.get('reason') or 'not checked'}.",))
     return lines
 
 
-FRONT_NOTE = ("End-to-end artefacts on TFLite Micro: none loads (their front uses RFFT2D, which TFLite Micro does "
-              "not register). A front from builtin ops it has (the DFT as a FULLY_CONNECTED with a 512 x 514 matrix, "
-              "the mel and DCT matrices, LOG) is reachable but not built yet: its DFT matrix alone is 1 MB in "
-              "float32. On a Cortex-M the front stays in C for now (the scikit-learn firmware computes its own "
-              "summary statistics from the MFCC matrix).")
+FRONT_NOTE = ("End-to-end artefacts on TFLite Micro: the tflite format's front computes the spectrum with RFFT2D, "
+              "which TFLite Micro does not register, so none of those loads. The tflm format is the same model with "
+              "the DFT as two FULLY_CONNECTED layers (the cosine and sine matrices, 2 x 512 x 257 float32 weights), "
+              "every other op unchanged: each of its files is in this table with TFLite Micro's verdict, its parity "
+              "with librosa is in the end-to-end parity table, and its costs are measured like every variant's.")
 
 
 def mcu_sections(metrics: dict, targets: dict, calibration: dict) -> list[Section]:
@@ -160,15 +166,19 @@ def mcu_sections(metrics: dict, targets: dict, calibration: dict) -> list[Sectio
     cal = [{"target": t, "cycles_per_mac": c["cycles_per_mac"],
             "errors": ", ".join(f"{model} {err:+.1%}" for model, err in c["estimate_error"].items()) or "–"}
            for t, c in calibration.items()]
+    skipped = sorted({f"{t}: {e['reason']}" for m in metrics.values() if isinstance(m, dict)
+                      for t in targets if isinstance(m.get(t), dict) and m[t]["status"] == "skipped"})
     return [
         Section("Microcontrollers (Cortex-M)", badge="emulated", notes=((MCU_NOTE,), (ANCHORS,)),
                 table=Table(tuple(mcu_rows(metrics, targets)), MCU_COLUMNS),
-                remarks=tuple(fit_lines(metrics, targets))),
+                remarks=(*((f"Skipped {s}",) for s in skipped), *fit_lines(metrics, targets))),
         Section("TFLite Micro", level=3, notes=((TFLM_NOTE,), (FRONT_NOTE,)),
                 table=Table(tuple(tflm_rows(metrics)), TFLM_COLUMNS)),
         Section("How good the Cortex-M estimate is", level=3,
                 notes=((f"Cycles per MAC: the {CALIBRATION_MODEL}'s exact count minus the front's, x cpi, / its MACs, "
                         "per core. Checked on the other exact models: front + MACs x cycles per MAC against their "
-                        "exact count (a random forest does no MACs and is not checked).",),),
+                        "exact count (a random forest does no MACs and is not checked). m2cgen's C computes in "
+                        "double precision, which a Cortex-M4's single-precision FPU runs in software: a cost the "
+                        "MAC count cannot see.",),),
                 table=Table(tuple(cal), CALIBRATION_COLUMNS)),
     ]

@@ -204,7 +204,7 @@ PARITY_NOTE = ("End-to-end variants take the raw clip; their in-graph MFCCs are 
                "features (librosa, per clip) on every test clip, and their top-1 with librosa features + the "
                "unconverted model (Keras or scikit-learn).")
 
-MARKERS = {"onnx": "o", "tflite": "s"}  # named in the size-vs-accuracy title; any other format: "^"
+MARKERS = {"onnx": "o", "tflite": "s", "tflm": "D"}  # named in the size-vs-accuracy title; any other format: "^"
 
 
 def _bars(rows, key: str, xlabel: str, title: str, scale: float = 1.0, floor: float = 0.0) -> Plot:

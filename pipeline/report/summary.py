@@ -1,5 +1,5 @@
-"""The DVC metrics (reports/summary/): one small file per variant (accuracy, size) and per target (the pick,
-its accuracy and cost; its size is in its own file),
+"""The DVC metrics (reports/summary/): one small file per variant (accuracy, size) and per target (the pick
+and its cost; its accuracy and size are in its own file),
 so that `dvc metrics show` is a table of one row per variant and `dvc exp show` has a few columns each. The
 full detail stays in reports/metrics.json, which `compare` reads; these files only repeat figures from it."""
 
@@ -18,9 +18,8 @@ def _variant(m: dict) -> dict:
 
 def summary(metrics: dict, decisions: dict) -> dict[str, dict]:
     """{file name: figures}: `<variant>.json` for every built or failed variant (not_applicable ones have no
-    figures), `ship.<target>.json` with the pick, its accuracy and cost per target."""
+    figures), `ship.<target>.json` with the pick and its cost per target."""
     files = {f"{vid}.json": _variant(m) for vid, m in sorted(metrics.items()) if m["status"] != "not_applicable"}
     for target, d in sorted(decisions.items()):
-        files[f"ship.{target}.json"] = {"pick": d.get("pick"), "accuracy": d.get("accuracy"),
-                                        "cost_us": d.get("cost_us")}
+        files[f"ship.{target}.json"] = {"pick": d.get("pick"), "cost_us": d.get("cost_us")}
     return files

@@ -135,7 +135,7 @@ def measure(p: Params, target_name: str, target, level: str, workdir: Path) -> d
         entries[j["id"]] = e = {**(emulated_entry(j, rec, target) if role == "emulated" else
                                    host_entry(j, rec, d["y_test"], d["labels"])), "status": "ok"}
         said = f"p50 {rec['latency_p50_us']:.1f} us"
-        if role == "host" and j["format"] == "tflite":
+        if role == "host" and FORMATS[j["format"]].runtime == "litert":  # every TFLite file: TFLM's verdict
             e["tflm"] = t = tflm_entry(j, rec, workdir)
             said += f"; TFLite Micro: arena {t['arena_bytes']:,} B" if t["loads"] else "; does not load on TFLite Micro"
         info(f"benchmark@{target_name}-{level}: {j['id']}: {said}")

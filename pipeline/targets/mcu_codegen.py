@@ -42,8 +42,11 @@ def _c_floats(values) -> str:
 
 def _emlearn_mlp(clf, n_features: int) -> Generated:
     import emlearn
+    from emlearn.net import c_generate_net_loadable
 
-    code = emlearn.convert(clf, method="loadable").save(name="clf")
+    # the generator itself: emlearn.convert() would also build a host test binary in ./tmp
+    activations = [clf.activation] * (len(clf.coefs_) - 1) + [clf.out_activation_]
+    code = c_generate_net_loadable(activations, clf.coefs_, clf.intercepts_, prefix="clf")
     sizes = [n_features, *clf.hidden_layer_sizes, clf.coefs_[-1].shape[1]]
     call = f"int32_t classify(const float *features) {{ return clf_predict(features, {n_features}); }}\n"
     return Generated(code + "\n" + call, f"emlearn {version('emlearn')}",
@@ -53,7 +56,9 @@ def _emlearn_mlp(clf, n_features: int) -> Generated:
 def _emlearn_forest(clf, n_features: int) -> Generated:
     import emlearn
 
-    code = emlearn.convert(clf, method="inline", dtype="float").save(name="clf")  # loadable trees are int16-only
+    # float features (loadable trees are int16-only); leaf_bits=8: soft voting over each leaf's class
+    # proportions, as scikit-learn averages probabilities (0, majority voting, disagreed on 3 of 225 clips)
+    code = emlearn.convert(clf, method="inline", dtype="float", leaf_bits=8).save(name="clf")
     call = f"int32_t classify(const float *features) {{ return clf_predict(features, {n_features}); }}\n"
     return Generated(code + "\n" + call, f"emlearn {version('emlearn')}", 0, (emlearn.includedir,))
 

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import field_validator
 
 from pipeline.log import info
-from pipeline.schema import PositiveFloat, PositiveInt, Strict
+from pipeline.schema import PositiveFloat, PositiveInt, Strict, one_of
 from pipeline.targets import qemu
 
 # Counted calls: one region per call on each of the first COUNT_INPUTS test clips; the figure is the
@@ -44,9 +44,7 @@ class QemuTarget(Strict):
     @field_validator("cpu")
     @classmethod
     def _modelled(cls, v: str) -> str:
-        if v not in qemu.CPUS:
-            raise ValueError(f"cpu {v!r} is not modelled; allowed: {list(qemu.CPUS)} (pipeline/targets/boards.py)")
-        return v
+        return one_of("cpu", v, qemu.CPUS, "pipeline/targets/boards.py")
 
 
 def stage_job(job: dict, workspace: Path, agreement_clips: int) -> dict:

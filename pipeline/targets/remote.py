@@ -57,7 +57,7 @@ class Server:
     """`python -m pipeline serve` in a subprocess, on a free loopback port; stopped with SIGTERM."""
 
     def __init__(self, folder: Path, concurrency: int, threads: int):
-        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.serve", str(folder), "--port", "0",
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.runtime.serve", str(folder), "--port", "0",
                                       "--concurrency", str(concurrency)], cwd=PROJECT_ROOT,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=harness_env(threads))

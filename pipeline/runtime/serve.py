@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.classify import DEFAULT_HOP_MS, ClipError, classify
+from pipeline.runtime.classify import DEFAULT_HOP_MS, ClipError, classify
 from pipeline.runtime.bundle import BundleError, open_bundle
 from pipeline.runtime.stream import load_runner, require_raw_audio
 
