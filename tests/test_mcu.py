@@ -34,7 +34,7 @@ def test_sklearn_fp32_entries_have_exact_counts_and_the_hosts_answers(built_proj
         assert e["status"] == "ok" and e["method"] == "exact", (model, e)
         assert isinstance(e["instructions_per_inference"], int) and e["instructions_per_inference"] > e["front_instructions"] > 0
         assert e["instructions_min"] <= e["instructions_per_inference"] <= e["instructions_max"]
-        assert e["flash_bytes"] > e["harness_flash_bytes"] > 0 and e["ram_bytes"] > e["stack_bytes"] > 0
+        assert e["flash_bytes"] > e["front_flash_bytes"] > 0 and e["ram_bytes"] > e["stack_bytes"] > 0
         assert e["agreement_clips"] == len(json.loads((built_project / "reports/bench/host/fp32.json").read_text())
                                            [f"{model}.onnx.fp32"]["record"]["predictions"])
         assert e["host_agreement"] >= 0.9 and e["host_mismatches"] == round((1 - e["host_agreement"]) * e["agreement_clips"])

@@ -19,7 +19,7 @@ from pipeline.models.summary import STATS
 
 # m2cgen unrolls every support vector of an SVM into expressions (about 45 bytes of C per vector and
 # feature), and GCC's time grows faster than the code: 3,300 terms (the tiny profile's SVC) compile in 10 s
-# at -O2, the default SVC's 62,600 (2.8 MB of C) did not within 10 minutes at -O2 (5 at -O1) and made 5.2 MB
+# at -O2, the default SVC's 62,600 (2.8 MB of C) did not within 10 minutes at -O2 and made 5.2 MB
 # of code at -O0 (docs/measurements.md). Above this many terms it is neither generated nor compiled.
 MAX_UNROLLED_TERMS = 5_000
 

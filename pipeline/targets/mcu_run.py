@@ -94,7 +94,7 @@ def exact_entry(target: McuTarget, job: dict, X: np.ndarray, front: dict, workdi
         "front_instructions": front["instructions_per_inference"], "macs": gen.macs,
         "estimated_device_latency_us": round(instructions * target.cpi / target.clock_mhz, 3),
         "flash_bytes": fw["flash_bytes"], "ram_bytes": fw["data_bytes"] + fw["bss_bytes"] + fw["stack_bytes"],
-        "stack_bytes": fw["stack_bytes"], "harness_flash_bytes": front["harness_flash_bytes"],
+        "stack_bytes": fw["stack_bytes"], "front_flash_bytes": front["front_flash_bytes"],
         "host_agreement": round(float(np.mean(pred == host)), 6), "host_mismatches": int(np.sum(pred != host)),
         "agreement_clips": len(pred), "firmware_sha256": fw["sha256"],
     }
@@ -108,7 +108,7 @@ def front_baseline(target: McuTarget, X: np.ndarray, workdir: Path) -> dict:
     source = mcu_codegen.wrap(FRONT_ONLY, np.zeros(n_features), np.ones(n_features), X.shape[1], X.shape[2])
     fw = _firmware(core, source, FRONT_ONLY, X.shape[1] * X.shape[2], X[:3], workdir)
     return {"instructions_per_inference": round(float(np.mean(fw["instructions"]))),
-            "harness_flash_bytes": fw["flash_bytes"]}
+            "front_flash_bytes": fw["flash_bytes"]}
 
 
 def estimate_entry(job: dict) -> dict:
