@@ -134,9 +134,10 @@ def fit_lines(metrics: dict, targets: dict) -> list[tuple[str]]:
             parts = [f"{t} {e['instructions_per_inference']:,} instructions ({e['estimated_device_latency_us'] / 1e3:,.2f}"
                      f" ms estimated)" for t, e in ok.items()]
             any_e = next(iter(ok.values()))
+            failed = [f"not on {t}: {e['reason']}" for t, e in entries.items() if e["status"] == "failed"]
             lines.append((f"{vid}: runs as C ({any_e['generator']}) on {', '.join(ok)}: "
                           f"{any_e['flash_bytes'] / 1024:,.0f} KB flash, {any_e['ram_bytes'] / 1024:,.1f} KB RAM; "
-                          + "; ".join(parts) + ".",))
+                          + "; ".join(parts + failed) + ".",))
         elif any(e["status"] == "failed" for e in entries.values()):
             lines.append((f"{vid}: no firmware: {next(e for e in entries.values() if e['status'] == 'failed')['reason']}",))
         else:

@@ -10,6 +10,7 @@ top-1 against the host model's on the same clips. The cores, their boards and me
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ def compile_flags(core: McuCore) -> list[str]:
             f"-Wl,--defsym=__ram={ram:#x}", f"-Wl,--defsym=__ram_size={ram_size:#x}", f"-DSTACK_PAINT={STACK_PAINT}"]
 
 
+_OVERFLOW = re.compile(r"region `(flash|ram)' overflowed by (\d+) bytes")
+
+
 class BuildError(RuntimeError):
     """The firmware did not compile or link (too large for the board, say): the compiler's words."""
 
@@ -78,7 +82,13 @@ def build(core: McuCore, model_c: Path, n_values: int, include_dirs: tuple[str, 
            *(f"-I{d}" for d in include_dirs), "-o", str(elf), str(HARNESS_DIR / "harness.c"), str(model_c), "-lm"]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
-        said = [line for line in res.stderr.splitlines() if "error" in line or "overflow" in line]
+        over = {m[1]: int(m[2]) for m in _OVERFLOW.finditer(res.stderr)}
+        if over:  # the linker's words, as what the board lacks
+            sizes = {"flash": core.flash[1], "ram": core.ram[1]}
+            raise BuildError("does not fit " + core.board.split(":")[0] + ": " + ", ".join(
+                f"{sizes[r] + n:,} B of {'code' if r == 'flash' else 'data'} for {sizes[r]:,} B"
+                for r, n in over.items()))
+        said = [line for line in res.stderr.splitlines() if "error" in line]
         raise BuildError(f"{GCC} for {core.name} failed: {'; '.join(said[:3]) or res.stderr[-500:]}")
 
 

@@ -9,6 +9,7 @@ and how the generated classifier is called. Heavy imports stay inside the functi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Callable
@@ -17,11 +18,13 @@ import numpy as np
 
 from pipeline.models.summary import STATS
 
-# m2cgen unrolls every support vector of an SVM into expressions (about 45 bytes of C per vector and
-# feature), and GCC's time grows faster than the code: 3,300 terms (the tiny profile's SVC) compile in 10 s
-# at -O2, the default SVC's 62,600 (2.8 MB of C) did not within 10 minutes at -O2 and made 5.2 MB
-# of code at -O0 (docs/measurements.md). Above this many terms it is neither generated nor compiled.
-MAX_UNROLLED_TERMS = 5_000
+# m2cgen unrolls every support vector of an SVM into one statement of `score()` (about 45 bytes of C per
+# vector and feature). GCC's time on that one function grows faster than the code: the default SVC's 62,600
+# terms (2.8 MB of C) did not compile within 10 minutes at -O2; with each statement moved into a function of
+# its own (split_statements) they compile in about 50 s and make 3.6 MB of code on a Cortex-M4 (double
+# precision in software), 2.0 MB on a Cortex-M7 (docs/measurements.md). Beyond this many terms the code
+# would not fit the boards' 4 MB code memory: it is not generated.
+MAX_UNROLLED_TERMS = 70_000
 
 
 class CodegenError(RuntimeError):
@@ -68,16 +71,36 @@ def _m2cgen_scores(clf, n_features: int, n_scores: int, decide: str, macs: int) 
     import m2cgen
 
     if macs > MAX_UNROLLED_TERMS:
-        raise CodegenError(f"m2cgen {version('m2cgen')} unrolls this {type(clf).__name__} into {macs:,} terms of C "
-                           f"(above {MAX_UNROLLED_TERMS:,} GCC does not finish in useful time: 62,600 terms did not "
-                           f"within 10 minutes); no maintained generator that loops over support vectors is "
-                           f"installable here")
-    code = m2cgen.export_to_c(clf)
+        raise CodegenError(f"m2cgen {version('m2cgen')} unrolls this {type(clf).__name__} into {macs:,} terms of C; "
+                           f"above {MAX_UNROLLED_TERMS:,} the code exceeds the boards' 4 MB code memory (about 58 "
+                           f"bytes per term on a Cortex-M4); no maintained generator that loops over support "
+                           f"vectors is installable here")
+    code = split_statements(m2cgen.export_to_c(clf))
     call = (f"int32_t classify(const float *features) {{\n"
             f"    double in[{n_features}], s[{n_scores}];\n"
             f"    for (int i = 0; i < {n_features}; i++) in[i] = features[i];\n"
             f"    score(in, s);\n{decide}}}\n")
     return Generated(code + "\n" + call, f"m2cgen {version('m2cgen')}", macs)
+
+
+_STATEMENT = re.compile(r"^    (var\d+) = (.*);$")
+
+
+def split_statements(code: str) -> str:
+    """m2cgen's `score()` with each `varN = <expression>;` statement moved into a function of its own, the
+    expressions and their order unchanged: the same arithmetic, in pieces GCC compiles in linear time."""
+    helpers, body = [], []
+    for line in code.splitlines():
+        if line.startswith("    double var") and line.rstrip().endswith(";") and "=" not in line:
+            continue  # the declaration; the call below declares it
+        m = _STATEMENT.match(line)
+        if m:
+            helpers.append(f"static double {m[1]}_of(const double *input) {{ return {m[2]}; }}")
+            body.append(f"    double {m[1]} = {m[1]}_of(input);")
+        else:
+            body.append(line)
+    start = next(i for i, line in enumerate(body) if line.startswith("void score("))
+    return "\n".join(body[:start] + helpers + body[start:]) + "\n"
 
 
 ARGMAX = ("    int32_t best = 0;\n    for (int32_t k = 1; k < {n}; k++) if (s[k] > s[best]) best = k;\n"
