@@ -40,8 +40,8 @@ def test_sklearn_fp32_entries_have_exact_counts_and_the_hosts_answers(built_proj
         assert e["host_agreement"] >= 0.9 and e["host_mismatches"] == round((1 - e["host_agreement"]) * e["agreement_clips"])
         assert e["generator"].split()[0] in ("emlearn", "m2cgen")
     # the other levels of the same models say where the counts are
-    assert m["logreg.onnx.int8"][TARGET] == {"status": "not_applicable", "reason": m["logreg.onnx.int8"][TARGET]["reason"]}
-    assert "fp32 entry" in m["logreg.onnx.int8"][TARGET]["reason"]
+    assert m["mlp.onnx.int8"][TARGET] == {"status": "not_applicable", "reason": m["mlp.onnx.int8"][TARGET]["reason"]}
+    assert "fp32 entry" in m["mlp.onnx.int8"][TARGET]["reason"]
 
 
 def test_counts_are_identical_across_two_runs(built_project):
@@ -77,7 +77,6 @@ def test_tflm_verdict_on_every_tflite_variant(built_project):
     tflite = {vid: e for vid, e in tflite.items() if e["format"] == "tflite"}
     assert tflite["keras.tflite.int8"]["tflm"]["loads"]
     assert "DEQUANTIZE" in tflite["keras.tflite.fp16"]["tflm"]["reason"]
-    assert "Hybrid models are not supported" in tflite["keras.tflite.dynamic_int8"]["tflm"]["reason"]
     assert "RFFT2D" in tflite["keras_e2e.tflite.int8"]["tflm"]["reason"]
     tflm = {vid: e for vid, e in m.items() if vid != "ship" and e["format"] == "tflm" and e["status"] == "ok"}
     assert set(tflm) == {"keras_e2e.tflm.fp32", "keras_e2e.tflm.int8", "keras_e2e.tflm.int16x8"}
@@ -96,7 +95,7 @@ def test_tflm_verdict_on_every_tflite_variant(built_project):
 def test_report_has_the_mcu_table_and_a_line_per_variant(built_project):
     report = (built_project / "reports/report.md").read_text()
     assert "## Microcontrollers (Cortex-M)" in report and "### TFLite Micro" in report
-    assert "estimate (MACs x cycles/MAC)" in report and "(estimate)" in report
+    assert "estimate (MACs x float cycles/MAC)" in report and "(estimate)" in report
     for model in SKLEARN:
         assert f"{model}.onnx.fp32: runs as C (" in report, model
     assert "keras.tflite.int8: loads on TFLite Micro with a" in report

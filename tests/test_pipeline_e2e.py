@@ -12,16 +12,19 @@ import yaml
 
 from conftest import run
 from pipeline import io as pio
+from pipeline.export.formats import FORMATS as FORMAT_REGISTRY
 
 pytestmark = pytest.mark.e2e
 
 SKLEARN = ["logreg", "mlp", "random_forest", "svc"]
 MODELS = ["keras", "keras_e2e", *SKLEARN, *(f"{m}_e2e" for m in SKLEARN)]
 LEVELS = ["fp32", "fp16", "dynamic_int8", "int8", "int16x8"]
-FORMATS = ["onnx", "tflite"]
+FORMATS = ["onnx", "tflite", "tflm"]
+FORMAT_SUFFIX = {f: FORMAT_REGISTRY[f].suffix for f in FORMATS}
 HOST_FIELDS = ["latency_p50_us", "latency_p90_us", "latency_p99_us", "load_ms", "peak_rss_mb"]
 # Built on every machine with the pinned stack; everything else must be not_applicable with a reason.
-EXPECTED_BUILT = ({f"{m}.{f}.{q}" for m in ("keras", "keras_e2e") for f in FORMATS for q in LEVELS}
+EXPECTED_BUILT = ({f"{m}.{f}.{q}" for m in ("keras", "keras_e2e") for f in ("onnx", "tflite") for q in LEVELS}
+                  | {f"keras_e2e.tflm.{q}" for q in ("fp32", "int8", "int16x8")}  # what TFLite Micro can run
                   | {f"{m}{e}.onnx.fp32" for m in SKLEARN for e in ("", "_e2e")}
                   | {f"mlp{e}.onnx.{q}" for q in ("fp16", "dynamic_int8", "int8", "int16x8") for e in ("", "_e2e")})
 
@@ -85,7 +88,7 @@ def test_every_variant_built_or_explained(built_project: Path):
             assert "cannot load" not in m["reason"] and "raised" not in m["reason"], (vid, m)
             continue
         folder = built_project / "models/variants" / level / vid
-        artefact = folder / f"{vid}.{fmt}"
+        artefact = folder / f"{vid}{FORMAT_SUFFIX[fmt]}"
         sidecar = json.loads((folder / f"{vid}.json").read_text())
         assert m["size_bytes"] == artefact.stat().st_size == sidecar["size_bytes"]
         assert sidecar["sha256"] == pio.sha256_file(artefact)
@@ -105,7 +108,7 @@ def test_every_variant_built_or_explained(built_project: Path):
     for vid in (v for v in EXPECTED_BUILT if v.split(".")[0].endswith("_e2e")):
         m = metrics[vid]
         assert m["mfcc_max_abs_diff"] < 1e-3, f"{vid}: in-graph MFCC drifted from librosa"
-        twin = metrics[vid.replace("_e2e.", ".")]
+        twin = metrics[vid.replace("_e2e.", ".").replace(".tflm.", ".tflite.")]  # tflm: the same classifier
         if m["quantization"] in ("fp32", "fp16"):
             assert m["agreement"] >= 0.995, vid
         else:  # quantized: the same loss as the feature-input variant, within one clip of 15
@@ -167,7 +170,8 @@ def test_noop_repro_then_one_level_change_reruns_only_that_level(built_project: 
     out = run(["dvc", "repro"], built_project, timeout=1800).stdout
     ran = set(re.findall(r"Running stage '([^']+)'", out))
     # the check runs on every params change (a second; its marker does not change), then only what uses the key
-    assert ran == {"check", "convert@int8", "benchmark@host-int8", "benchmark@cortex-a53-int8", "report"}
+    assert ran == {"check", "convert@int8", *(f"benchmark@{t}-int8" for t in params["targets"]), "report"}
+    assert {"host", "cortex-a53", "cortex-m4"} <= set(params["targets"])
 
 
 def test_classify_an_end_to_end_bundle_and_refuse_wrong_clips(built_project: Path, tmp_path: Path):
