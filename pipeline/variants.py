@@ -33,5 +33,9 @@ def feature_input_model(model: str) -> str:
 
 
 def feature_input_twin(model: str, fmt: str, level: str) -> str:
-    """Id of the feature-input variant an end-to-end one is compared with (same format and level)."""
-    return variant_id(feature_input_model(model), fmt, level)
+    """Id of the feature-input variant an end-to-end one is compared with (same level; same format, or the one
+    the format names: a tflm end-to-end file holds the tflite classifier)."""
+    from pipeline.export.formats import FORMATS
+
+    spec = FORMATS.get(fmt)
+    return variant_id(feature_input_model(model), (spec and spec.feature_input_format) or fmt, level)

@@ -64,7 +64,10 @@ def deployability(job: dict) -> dict:
     _, error, said = _captured_stderr(probe)
     if error is not None:
         return {"loads": False, "reason": _reason(said, error), "arena_bytes": None}
-    arena = int(_TOTAL.search(said).group(1))
+    total = _TOTAL.search(said)
+    if total is None:  # the recording allocator's report changed: a defect here, not TFLM's verdict
+        raise RuntimeError(f"tflite-micro printed no arena total for {job['artefact']}: {said[-300:]!r}")
+    arena = int(total.group(1))
     # the reported size is enough: the agreement run uses exactly that arena
     it, error, said = _captured_stderr(lambda: runtime.Interpreter.from_bytes(data, arena_size=arena))
     if error is not None:
@@ -105,16 +108,18 @@ def count_macs(path: str | Path) -> int:
 
 
 def run_tflm(job: dict, workdir: Path, env: dict[str, str]) -> dict:
-    """deployability() in a process of its own (a crash of TFLM is its verdict, not the stage's)."""
+    """deployability() in a process of its own (TFLM dying on a file is its verdict; a Python error is not)."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         jobs, out = Path(tmp) / "job.json", Path(tmp) / "out.json"
         jobs.write_text(json.dumps(job))
         res = subprocess.run([sys.executable, "-m", "pipeline.bench.tflm", str(jobs), str(out)],
                              capture_output=True, text=True, env=env)
-        if res.returncode != 0:  # TFLM itself died on the file: it does not load, and this is why
+        if res.returncode < 0:  # TFLM itself died on the file (a signal): it does not load, and this is why
             last = [line for line in res.stderr.splitlines() if line.strip()][-1:] or [""]
-            return {"loads": False, "reason": f"tflite-micro exited {res.returncode} on the file: {last[0][:300]}",
-                    "arena_bytes": None}
+            return {"loads": False, "reason": f"tflite-micro died with signal {-res.returncode} on the file: "
+                                              f"{last[0][:300]}", "arena_bytes": None}
+        if res.returncode != 0:  # a Python error in the check: ours, not the file's
+            raise RuntimeError(f"the TFLite Micro check of {job['id']} failed:\n{res.stderr[-2000:]}")
         return json.loads(out.read_text())
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pipeline.report.model import Column, Section, Table, _fixed, _pct, _text
 from pipeline.targets.mcu import MCU_CORES
-from pipeline.targets.mcu_run import CALIBRATION_MODEL
+from pipeline.targets.mcu_run import CALIBRATION_ESTIMATOR
 from pipeline.variants import REFERENCE_LEVEL, variant_id
 
 ANCHORS = ("Published anchors (other kernels, real boards): MLPerf Tiny v1.1 keyword spotting (DS-CNN) 72.7 ms on a "
@@ -43,15 +43,21 @@ MCU_COLUMNS = (_text("Variant", "variant"), _text("Target", "target"), _text("Me
                Column("RAM (KB; estimate: TFLM's arena)", "ram_kb", _fixed(",.1f")),
                Column("Host agreement", "host_agreement", _pct),
                _text("Fits the board", "fits"))
-CALIBRATION_COLUMNS = (_text("Target", "target"), Column("Cycles per MAC (measured)", "cycles_per_mac", _fixed(",.2f")),
+CALIBRATION_COLUMNS = (_text("Target", "target"),
+                       Column("Cycles per MAC (measured instructions x nominal cpi)", "cycles_per_mac", _fixed(",.2f")),
                        _text("Estimate vs exact on the other models", "errors"))
 
 
+def _calibration(metrics: dict, target: str) -> dict | None:
+    """The exact entry of the first model of the calibration estimator type on this target."""
+    return next((m[target] for _, m in sorted(metrics.items()) if isinstance(m, dict)
+                 and isinstance(m.get(target), dict) and m[target].get("status") == "ok"
+                 and m[target].get("estimator") == CALIBRATION_ESTIMATOR and m[target].get("macs")), None)
+
+
 def _cycles_per_mac(metrics: dict, target: str, cpi: float) -> float | None:
-    e = metrics.get(variant_id(CALIBRATION_MODEL, "onnx", REFERENCE_LEVEL), {}).get(target)
-    if not e or e.get("status") != "ok" or not e.get("macs"):
-        return None
-    return (e["instructions_per_inference"] - e["front_instructions"]) * cpi / e["macs"]
+    e = _calibration(metrics, target)
+    return None if e is None else (e["instructions_per_inference"] - e["front_instructions"]) * cpi / e["macs"]
 
 
 def complete(metrics: dict, targets: dict) -> dict[str, dict]:
@@ -71,12 +77,13 @@ def complete(metrics: dict, targets: dict) -> dict[str, dict]:
                 e.update(cycles_per_mac=None if cpm is None else round(cpm, 3), estimated_cycles=cycles,
                          estimated_device_latency_us=None if cycles is None else round(cycles / spec.clock_mhz, 3),
                          ram_bytes=tflm.get("arena_bytes"), loads_on_tflm=tflm.get("loads"))
-            elif e.get("status") == "ok" and cpm is not None and m["model"] != CALIBRATION_MODEL and e.get("macs"):
+            elif e.get("status") == "ok" and cpm is not None and e.get("estimator") != CALIBRATION_ESTIMATOR \
+                    and e.get("macs"):
                 estimate = e["front_instructions"] * spec.cpi + e["macs"] * cpm
                 exact = e["instructions_per_inference"] * spec.cpi
                 errors[m["model"]] = round(estimate / exact - 1, 4)
         calibration[target] = {"cycles_per_mac": None if cpm is None else round(cpm, 3),
-                               "calibrated_on": CALIBRATION_MODEL, "estimate_error": errors}
+                               "calibrated_on": CALIBRATION_ESTIMATOR, "estimate_error": errors}
     return calibration
 
 
@@ -85,7 +92,8 @@ def _fits(e: dict, core: str) -> str:
     if e.get("ram_bytes") is None:
         return "–"
     ok = e["flash_bytes"] <= c.flash[1] and e["ram_bytes"] <= c.ram[1]
-    return ("yes" if ok else "no") + f" ({c.flash[1] // 1024:,} KB code, {c.ram[1] // 1024:,} KB data)"
+    said = ("yes" if ok else "no") + (" (estimate: the model and arena only)" if e["status"] == "estimate" else "")
+    return said + f" ({c.flash[1] // 1024:,} KB code, {c.ram[1] // 1024:,} KB data)"
 
 
 def tflm_rows(metrics: dict) -> list[dict]:
@@ -132,12 +140,11 @@ def fit_lines(metrics: dict, targets: dict) -> list[tuple[str]]:
         ok = {t: e for t, e in entries.items() if e["status"] == "ok"}
         if ok:
             parts = [f"{t} {e['instructions_per_inference']:,} instructions ({e['estimated_device_latency_us'] / 1e3:,.2f}"
-                     f" ms estimated)" for t, e in ok.items()]
-            any_e = next(iter(ok.values()))
+                     f" ms estimated), {e['flash_bytes'] / 1024:,.0f} KB flash, {e['ram_bytes'] / 1024:,.1f} KB RAM"
+                     for t, e in ok.items()]
             failed = [f"not on {t}: {e['reason']}" for t, e in entries.items() if e["status"] == "failed"]
-            lines.append((f"{vid}: runs as C ({any_e['generator']}) on {', '.join(ok)}: "
-                          f"{any_e['flash_bytes'] / 1024:,.0f} KB flash, {any_e['ram_bytes'] / 1024:,.1f} KB RAM; "
-                          + "; ".join(parts + failed) + ".",))
+            lines.append((f"{vid}: runs as C ({next(iter(ok.values()))['generator']}): " + "; ".join(parts + failed)
+                          + ".",))
         elif any(e["status"] == "failed" for e in entries.values()):
             lines.append((f"{vid}: no firmware: {next(e for e in entries.values() if e['status'] == 'failed')['reason']}",))
         else:
@@ -156,7 +163,8 @@ def fit_lines(metrics: dict, targets: dict) -> list[tuple[str]]:
 
 FRONT_NOTE = ("End-to-end artefacts on TFLite Micro: the tflite format's front computes the spectrum with RFFT2D, "
               "which TFLite Micro does not register, so none of those loads. The tflm format is the same model with "
-              "the DFT as two FULLY_CONNECTED layers (the cosine and sine matrices, 2 x 512 x 257 float32 weights), "
+              "the DFT as two FULLY_CONNECTED layers (the cosine and sine matrices: 2 x n_fft x (n_fft/2 + 1) float32 "
+              "weights), "
               "every other op unchanged: each of its files is in this table with TFLite Micro's verdict, its parity "
               "with librosa is in the end-to-end parity table, and its costs are measured like every variant's.")
 
@@ -176,7 +184,7 @@ def mcu_sections(metrics: dict, targets: dict, calibration: dict) -> list[Sectio
         Section("TFLite Micro", level=3, notes=((TFLM_NOTE,), (FRONT_NOTE,)),
                 table=Table(tuple(tflm_rows(metrics)), TFLM_COLUMNS)),
         Section("How good the Cortex-M estimate is", level=3,
-                notes=((f"Cycles per MAC: the {CALIBRATION_MODEL}'s exact count minus the front's, x cpi, / its MACs, "
+                notes=((f"Cycles per MAC: the {CALIBRATION_ESTIMATOR}'s exact count minus the front's, x cpi, / its MACs, "
                         "per core. Checked on the other exact models: front + MACs x cycles per MAC against their "
                         "exact count (a random forest does no MACs and is not checked). m2cgen's C computes in "
                         "double precision, which a Cortex-M4's single-precision FPU runs in software: a cost the "

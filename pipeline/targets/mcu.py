@@ -21,6 +21,7 @@ import numpy as np
 from pipeline.targets.qemu import PLUGIN, PROVISION_CMD, TargetUnavailable
 
 HARNESS_DIR = Path(__file__).resolve().parent / "mcu_c"
+PLUGIN_SRC = Path(__file__).resolve().parents[2] / "native" / "insn_count.c"
 GCC, QEMU = "arm-none-eabi-gcc", "qemu-system-arm"
 INSTALL_CMD = "apt-get install -y --no-install-recommends qemu-system-arm gcc-arm-none-eabi picolibc-arm-none-eabi"
 STACK_PAINT = 0x10000   # bytes below the top of RAM painted to find the stack's high-water mark
@@ -60,6 +61,9 @@ def check_available() -> None:
                                 f"(as root) or: sudo {INSTALL_CMD}")
     if not PLUGIN.is_file():
         raise TargetUnavailable(f"the instruction-counting plugin {PLUGIN} is missing; run: {PROVISION_CMD}")
+    if PLUGIN_SRC.stat().st_mtime > PLUGIN.stat().st_mtime:  # built before the bare-metal markers, say
+        raise TargetUnavailable(f"the instruction-counting plugin {PLUGIN} is older than {PLUGIN_SRC.name}; "
+                                f"run: {PROVISION_CMD}")
 
 
 def compile_flags(core: McuCore) -> list[str]:
@@ -77,10 +81,18 @@ class BuildError(RuntimeError):
     """The firmware did not compile or link (too large for the board, say): the compiler's words."""
 
 
+def _tool(cmd: list[str], error: type[Exception], cwd: Path | None = None) -> str:
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    if res.returncode != 0:
+        raise error(f"{Path(cmd[0]).name} failed: {res.stderr.strip()[-300:]}")
+    return res.stdout
+
+
 def build(core: McuCore, model_c: Path, n_values: int, include_dirs: tuple[str, ...], elf: Path) -> None:
+    """model_c and elf in one folder, which the compiler runs in: its messages name no temporary path."""
     cmd = [GCC, *compile_flags(core), f"-DN_VALUES={n_values}", f"-I{HARNESS_DIR}",
-           *(f"-I{d}" for d in include_dirs), "-o", str(elf), str(HARNESS_DIR / "harness.c"), str(model_c), "-lm"]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+           *(f"-I{d}" for d in include_dirs), "-o", elf.name, str(HARNESS_DIR / "harness.c"), model_c.name, "-lm"]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=model_c.parent)
     if res.returncode != 0:
         over = {m[1]: int(m[2]) for m in _OVERFLOW.finditer(res.stderr)}
         if over:  # the linker's words, as what the board lacks
@@ -92,20 +104,31 @@ def build(core: McuCore, model_c: Path, n_values: int, include_dirs: tuple[str, 
         raise BuildError(f"{GCC} for {core.name} failed: {'; '.join(said[:3]) or res.stderr[-500:]}")
 
 
-def sizes(elf: Path) -> dict[str, int]:
-    """Bytes per section kind, from `arm-none-eabi-size -A`: flash holds code, constants and the data
-    image; RAM holds data and bss (the stack is measured, not the reserve)."""
-    out = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True).stdout
-    sec = {parts[0]: int(parts[1]) for parts in (line.split() for line in out.splitlines()[2:]) if len(parts) == 3}
-    code = sum(v for k, v in sec.items() if k in (".init", ".text", ".rodata") or k.startswith((".ARM", ".init_")))
-    data = sum(v for k, v in sec.items() if k in (".data", ".tdata"))
-    bss = sum(v for k, v in sec.items() if k in (".bss", ".tbss"))
-    return {"flash_bytes": code + data, "data_bytes": data, "bss_bytes": bss}
+def sizes(elf: Path, core: McuCore) -> dict[str, int]:
+    """From the ELF's section headers: flash holds every allocated section with contents (code, constants,
+    the vector table, the data image); RAM holds the ones placed in the board's data memory (data, bss;
+    the stack is measured, not its reserve)."""
+    out = _tool(["arm-none-eabi-readelf", "-S", "-W", str(elf)], BuildError)
+    flash = data = bss = 0
+    for m in _SECTION.finditer(out):
+        name, kind, size, flags = m["name"], m["type"], int(m["size"], 16), m["flags"]
+        in_ram = core.ram[0] <= int(m["addr"], 16) < core.ram[0] + core.ram[1]
+        if "A" not in flags or name in (".stack", ".tbss_space"):
+            continue
+        if kind == "NOBITS":
+            bss += size
+        else:
+            flash += size
+            data += size if in_ram else 0
+    return {"flash_bytes": flash, "data_bytes": data, "bss_bytes": bss}
+
+
+_SECTION = re.compile(r"^\s*\[\s*\d+\]\s+(?P<name>\S+)\s+(?P<type>\S+)\s+(?P<addr>[0-9a-f]+)\s+\S+\s+(?P<size>[0-9a-f]+)\s+\S+\s+"
+                      r"(?P<flags>[A-Z]*)\s", re.M)
 
 
 def symbol(elf: Path, name: str) -> int:
-    out = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
+    for line in _tool(["arm-none-eabi-nm", str(elf)], BuildError).splitlines():
         parts = line.split()
         if len(parts) == 3 and parts[2] == name:
             return int(parts[0], 16)
@@ -129,14 +152,17 @@ def run(core: McuCore, elf: Path, inputs: np.ndarray, workdir: Path) -> dict:
     except subprocess.TimeoutExpired:
         raise RunError(f"{elf.name} on {core.machine} did not finish within {RUN_TIMEOUT_S} s") from None
     # the semihosting console is QEMU's stderr
-    said = dict(line.split(" ", 1) for line in res.stderr.splitlines() if line.startswith(("inferences ", "stack_")))
+    said = dict(line.split(" ", 1) for line in res.stderr.splitlines()
+                if line.startswith(("inferences ", "stack_", "heap_")))
     if res.returncode != 0 or int(said.get("inferences", -1)) != len(inputs):
         raise RunError(f"{elf.name} on {core.machine} exited {res.returncode}: "
                        f"{(res.stdout + res.stderr).strip()[-400:]}")
+    if not counts.is_file() or not (workdir / "predictions.bin").is_file():
+        raise RunError(f"{elf.name} on {core.machine} left no {'counts' if not counts.is_file() else 'predictions'}")
     regions = json.loads(counts.read_text())
     per = regions["per_region"]
     if regions["regions"] != len(inputs) or len(per) != len(inputs) or regions["unbalanced"]:
         raise RunError(f"{elf.name}: the counter saw {regions['regions']} regions "
                        f"(unbalanced {regions['unbalanced']}), expected {len(inputs)}")
     return {"predictions": np.fromfile(workdir / "predictions.bin", dtype=np.int32).tolist(),
-            "instructions": per, "stack_bytes": int(said["stack_bytes"])}
+            "instructions": per, "stack_bytes": int(said["stack_bytes"]), "heap_bytes": int(said["heap_bytes"])}

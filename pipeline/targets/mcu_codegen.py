@@ -22,9 +22,9 @@ from pipeline.models.summary import STATS
 # vector and feature). GCC's time on that one function grows faster than the code: the default SVC's 62,600
 # terms (2.8 MB of C) did not compile within 10 minutes at -O2; with each statement moved into a function of
 # its own (split_statements) they compile in about 50 s and make 3.6 MB of code on a Cortex-M4 (double
-# precision in software), 2.0 MB on a Cortex-M7 (docs/measurements.md). Beyond this many terms the code
-# would not fit the boards' 4 MB code memory: it is not generated.
-MAX_UNROLLED_TERMS = 70_000
+# precision in software, about 58 bytes per term), 1.6 MB on a Cortex-M7 (docs/measurements.md). Beyond
+# this many terms the code would not fit the boards' 4 MB code memory even on the M7: it is not generated.
+MAX_UNROLLED_TERMS = 150_000
 
 
 class CodegenError(RuntimeError):
@@ -72,9 +72,9 @@ def _m2cgen_scores(clf, n_features: int, n_scores: int, decide: str, macs: int) 
 
     if macs > MAX_UNROLLED_TERMS:
         raise CodegenError(f"m2cgen {version('m2cgen')} unrolls this {type(clf).__name__} into {macs:,} terms of C; "
-                           f"above {MAX_UNROLLED_TERMS:,} the code exceeds the boards' 4 MB code memory (about 58 "
-                           f"bytes per term on a Cortex-M4); no maintained generator that loops over support "
-                           f"vectors is installable here")
+                           f"above {MAX_UNROLLED_TERMS:,} the code exceeds the boards' 4 MB code memory (about 25 "
+                           f"bytes per term on a Cortex-M7, 58 on a Cortex-M4); no maintained generator that loops "
+                           f"over support vectors is installable here")
     code = split_statements(m2cgen.export_to_c(clf))
     call = (f"int32_t classify(const float *features) {{\n"
             f"    double in[{n_features}], s[{n_scores}];\n"

@@ -27,7 +27,7 @@ from pipeline.schema import PositiveFloat, Strict, one_of
 from pipeline.targets import mcu, mcu_codegen
 from pipeline.variants import REFERENCE_LEVEL, is_e2e
 
-CALIBRATION_MODEL = "mlp"  # the scikit-learn type whose work is MACs: its exact count gives cycles per MAC
+CALIBRATION_ESTIMATOR = "mlp"  # the estimator type whose work is MACs: its exact count gives cycles per MAC
 FRONT_ONLY = mcu_codegen.Generated("int32_t classify(const float *features) { return features[0] > 0.0f; }\n",
                                    "none (the front alone)", 0)
 
@@ -69,7 +69,7 @@ def _firmware(core: mcu.McuCore, source: str, gen: mcu_codegen.Generated, n_valu
     elf = workdir / "app.elf"
     mcu.build(core, workdir / "model.c", n_values, gen.include_dirs, elf)
     ran = mcu.run(core, elf, X.reshape(len(X), -1), workdir)
-    return {**mcu.sizes(elf), **ran, "sha256": hashlib.sha256(elf.read_bytes()).hexdigest()}
+    return {**mcu.sizes(elf, core), **ran, "sha256": hashlib.sha256(elf.read_bytes()).hexdigest()}
 
 
 def exact_entry(target: McuTarget, job: dict, X: np.ndarray, front: dict, workdir: Path) -> dict:
@@ -80,9 +80,9 @@ def exact_entry(target: McuTarget, job: dict, X: np.ndarray, front: dict, workdi
     # The host model's own predict(), which the generated C implements: for the SVC its one-vs-one vote
     # (its ONNX artefact answers with the argmax of Platt-scaled probabilities, which can differ).
     host = model.predict(features(X))
+    estimator = estimator_type_of(model.named_steps["clf"])
     try:
-        source, gen = mcu_codegen.firmware_source(model, estimator_type_of(model.named_steps["clf"]),
-                                                  X.shape[1], X.shape[2])
+        source, gen = mcu_codegen.firmware_source(model, estimator, X.shape[1], X.shape[2])
         fw = _firmware(core, source, gen, X.shape[1] * X.shape[2], X, workdir)
     except (mcu_codegen.CodegenError, mcu.BuildError, mcu.RunError) as err:
         return {"status": "failed", "reason": str(err)}
@@ -93,8 +93,9 @@ def exact_entry(target: McuTarget, job: dict, X: np.ndarray, front: dict, workdi
         "instructions_per_inference": instructions, "instructions_min": min(per), "instructions_max": max(per),
         "front_instructions": front["instructions_per_inference"], "macs": gen.macs,
         "estimated_device_latency_us": round(instructions * target.cpi / target.clock_mhz, 3),
-        "flash_bytes": fw["flash_bytes"], "ram_bytes": fw["data_bytes"] + fw["bss_bytes"] + fw["stack_bytes"],
-        "stack_bytes": fw["stack_bytes"], "front_flash_bytes": front["front_flash_bytes"],
+        "flash_bytes": fw["flash_bytes"],
+        "ram_bytes": fw["data_bytes"] + fw["bss_bytes"] + fw["stack_bytes"] + fw["heap_bytes"],
+        "stack_bytes": fw["stack_bytes"], "heap_bytes": fw["heap_bytes"], "estimator": estimator, "front_flash_bytes": front["front_flash_bytes"],
         "host_agreement": round(float(np.mean(pred == host)), 6), "host_mismatches": int(np.sum(pred != host)),
         "agreement_clips": len(pred), "firmware_sha256": fw["sha256"],
     }
@@ -128,8 +129,12 @@ def run_harness_mcu(target: McuTarget, spec: dict, workdir: Path) -> dict[str, d
             entries[job["id"]] = {"status": "not_applicable", "reason": _not_applicable(job, level)}
         else:
             X = np.load(job["inputs"])  # the test split's MFCC matrices
-            with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-                front = front or front_baseline(target, X, Path(tmp))
+            try:
+                with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+                    front = front or front_baseline(target, X, Path(tmp))
+            except (mcu.BuildError, mcu.RunError) as err:
+                entries[job["id"]] = {"status": "failed", "reason": f"the front-only firmware: {err}"}
+                continue
             with tempfile.TemporaryDirectory(dir=workdir) as tmp:
                 entries[job["id"]] = e = exact_entry(target, job, X, front, Path(tmp))
             said = (f"{e['instructions_per_inference']:,} instructions per inference, flash {e['flash_bytes']:,} B, "

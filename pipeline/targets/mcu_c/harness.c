@@ -3,15 +3,19 @@
  * Reads MFCC matrices (N_VALUES float32 each) from inputs.bin through semihosting, calls
  * model_predict() on each between region_begin() and region_end() (the instruction-counting plugin
  * is given their addresses: native/insn_count.c), writes the top-1 classes to predictions.bin and
- * prints the stack's high-water mark. Built with -DN_VALUES=... and the generated model.c.
+ * prints the stack's high-water mark and the heap in use (picolibc's stdio buffers). Built with
+ * -DN_VALUES=... -DSTACK_PAINT=... and the generated model.c.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <unistd.h>
 
 int model_predict(const float *mfcc);
 
 extern char __stack[];      /* picolibc.ld: the top of RAM; the stack grows down from it */
-#define STACK_BOTTOM ((uint32_t *)(__stack - STACK_PAINT))  /* -DSTACK_PAINT: bytes painted below the top */
+extern char __heap_start[]; /* picolibc.ld: the end of bss, where the heap grows up from */
+#define HEAP_ROOM 16384     /* left unpainted above the heap's start, for stdio's buffers */
 
 #define PAINT 0xA5A5A5A5u
 
@@ -30,10 +34,18 @@ __attribute__((noreturn)) static void semihost_exit(int code)
     }
 }
 
+/* The lowest painted word: STACK_PAINT bytes below the top of RAM, never into bss or the heap's room. */
+static uint32_t *stack_bottom(void)
+{
+    uintptr_t bottom = (uintptr_t)(__stack - STACK_PAINT);
+    uintptr_t floor = ((uintptr_t)__heap_start + HEAP_ROOM + 3) & ~(uintptr_t)3;
+    return (uint32_t *)(bottom > floor ? bottom : floor);
+}
+
 /* Fill the unused stack below this frame with a pattern; the deepest word changed is the mark. */
 __attribute__((noinline)) static void paint_stack(void)
 {
-    volatile uint32_t *p = STACK_BOTTOM;
+    volatile uint32_t *p = stack_bottom();
     volatile uint32_t *limit = (volatile uint32_t *)__builtin_frame_address(0) - 64;
     while (p < limit) {
         *p++ = PAINT;
@@ -42,7 +54,7 @@ __attribute__((noinline)) static void paint_stack(void)
 
 static uint32_t stack_high_water(void)
 {
-    const uint32_t *p = STACK_BOTTOM;
+    const uint32_t *p = stack_bottom();
     while (p < (const uint32_t *)__stack && *p == PAINT) {
         p++;
     }
@@ -68,7 +80,13 @@ int main(void)
     }
     fclose(in);
     fclose(out);
-    printf("inferences %u\nstack_bytes %lu\n", n, (unsigned long)stack_high_water());
+    uint32_t stack = stack_high_water();
+    if (stack >= (uint32_t)(__stack - (char *)stack_bottom())) {
+        printf("harness: the stack reached the bottom of the painted area: its depth is unknown\n");
+        semihost_exit(1);
+    }
+    printf("inferences %u\nstack_bytes %lu\nheap_bytes %lu\n", n, (unsigned long)stack,
+           (unsigned long)((char *)sbrk(0) - __heap_start));
     fflush(stdout);
     semihost_exit(0);
 }
