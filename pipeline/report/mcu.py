@@ -25,7 +25,7 @@ MCU_NOTE = ("Bare-metal firmware on QEMU system boards (qemu-system-arm), built 
             "-O2 and picolibc. Exact: the scikit-learn model as C from its generator, with the summary-statistics "
             "front and the scaler in C, instructions counted inside the inference call (identical run to run); "
             "flash = text + rodata + data image of the whole firmware (harness and picolibc included), RAM = data "
-            "+ bss + the stack's high-water mark; agreement: top-1 against the host model on the whole test split. "
+            "+ bss + the stack's high-water mark + the heap picolibc's stdio took; agreement: top-1 against the host model's own predict() on the whole test split. "
             "Latency = instructions x cpi / clock, nominal figures from params.yaml: an estimate, not device time. "
             "TFLite variants have no firmware here: their row is an estimate, MACs x the cycles per MAC that float "
             "C takes on that core (below), the same for every level (int8 kernels such as CMSIS-NN's take fewer "
