@@ -21,7 +21,6 @@ import numpy as np
 from pipeline.targets.qemu import PLUGIN, PROVISION_CMD, TargetUnavailable
 
 HARNESS_DIR = Path(__file__).resolve().parent / "mcu_c"
-PLUGIN_SRC = Path(__file__).resolve().parents[2] / "native" / "insn_count.c"
 GCC, QEMU = "arm-none-eabi-gcc", "qemu-system-arm"
 INSTALL_CMD = "apt-get install -y --no-install-recommends qemu-system-arm gcc-arm-none-eabi picolibc-arm-none-eabi"
 STACK_PAINT = 0x10000   # bytes below the top of RAM painted to find the stack's high-water mark
@@ -61,9 +60,9 @@ def check_available() -> None:
                                 f"(as root) or: sudo {INSTALL_CMD}")
     if not PLUGIN.is_file():
         raise TargetUnavailable(f"the instruction-counting plugin {PLUGIN} is missing; run: {PROVISION_CMD}")
-    if PLUGIN_SRC.stat().st_mtime > PLUGIN.stat().st_mtime:  # built before the bare-metal markers, say
-        raise TargetUnavailable(f"the instruction-counting plugin {PLUGIN} is older than {PLUGIN_SRC.name}; "
-                                f"run: {PROVISION_CMD}")
+    if b"begin=" not in PLUGIN.read_bytes():  # built before the bare-metal markers (by content, not dates)
+        raise TargetUnavailable(f"the instruction-counting plugin {PLUGIN} predates its bare-metal markers "
+                                f"(begin=/end=); run: {PROVISION_CMD}")
 
 
 def compile_flags(core: McuCore) -> list[str]:
