@@ -2,6 +2,7 @@
 python -m pipeline compare [--base REV] [--head REV]     (two commits' metrics against gates.yaml)
 python -m pipeline classify BUNDLE_DIR FILE.wav [--resample] [--json]   (an end-to-end bundle on a recording)
 python -m pipeline serve BUNDLE_DIR [--port 8000]       (the bundle over HTTP: POST /v1/classify)
+python -m pipeline wire [--check]                        (dvc.yaml, written from pipeline/wiring.py)
 
 Every stage validates params.yaml first; a bad value stops here, before any output is touched.
 Expected failures (pipeline.errors.PipelineError) print one line and exit non-zero; anything else
@@ -17,17 +18,8 @@ import sys
 import tempfile
 from contextlib import contextmanager
 
-STAGES = {  # stage -> names of its arguments (from the DVC matrix)
-    "check": [],
-    "synthesize": [],
-    "features": [],
-    "train_sklearn": ["model"],
-    "train_keras": [],
-    "convert": ["level"],
-    "benchmark": ["target", "level"],
-    "report": [],
-}
-COMMANDS = {"compare": "compare", "classify": "runtime.classify", "serve": "runtime.serve"}  # modules under pipeline.
+COMMANDS = {"compare": "compare", "classify": "runtime.classify", "serve": "runtime.serve",  # modules under pipeline.
+            "wire": "wiring"}
 
 
 @contextmanager
@@ -53,6 +45,9 @@ def main(argv: list[str]) -> int:
         # The hash seed and the kernels are fixed before any library loads (pipeline/pins.py): the same
         # params give the same bytes on any AVX2 machine. Re-executing is the only way to set them.
         os.execve(sys.executable, [sys.executable, "-m", "pipeline", *argv], pinned_env())
+    from pipeline.wiring import stage_arguments
+
+    STAGES = stage_arguments()  # stage module -> names of its arguments (the DVC matrix keys)
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__ + "\nstages: " + ", ".join(f"{s} {' '.join(a)}".strip() for s, a in STAGES.items()))
         return 0 if argv else 2

@@ -2,8 +2,8 @@
 
 Stages, the report, the comparison and the tests ask this module for paths; no other module spells
 one. A path with `{placeholders}` belongs to a matrix stage, the placeholder named after the matrix
-key (`{level}` is `${item.level}` in dvc.yaml). `STAGES` says what each stage reads and writes;
-tests/test_catalog.py checks that dvc.yaml declares exactly that.
+key (`{level}` is `${item.level}` in dvc.yaml). What each stage reads
+and writes is pipeline/wiring.py's, which writes dvc.yaml from it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 class Dataset:
     template: str  # relative to the project root; {key} for a matrix key
     description: str
+    section: str = "outs"  # how dvc.yaml declares it as a stage's output: outs, metrics or plots
+    options: tuple[tuple[str, object], ...] = ()  # its options there (cache, persist, a plot's axes)
 
     def path(self, **keys: str) -> Path:
         return Path(self.template.format(**keys))
@@ -25,8 +27,13 @@ class Dataset:
         return self.template.replace("{", "${item.")
 
 
+# The report's outputs stay in place while it runs (persist): a report that fails on a bad `ship` or `devices`
+# value, which only it reads, leaves the previous one instead of nothing.
+REPORT_OUT = (("cache", False), ("persist", True))
+
 LOCK = Dataset("requirements.lock", "the exact package versions of the project's environment")
-CHECKED = Dataset("data/checked.txt", "written by the check stage once params, data folder and environment are valid")
+CHECKED = Dataset("data/checked.txt", "written by the check stage once params, data folder and environment are valid",
+                  options=(("cache", False), ("persist", True)))  # a failed check leaves the marker as it was
 AUDIO = Dataset("data/audio", "one WAV per clip, in a folder per label")
 MANIFEST = Dataset("data/manifest.csv", "path, label and split of every clip")
 FEATURES = Dataset("data/features.npz", "MFCC matrix and label of every clip, per split, and the label names")
@@ -34,50 +41,44 @@ AUDIO_SPLITS = Dataset("data/audio_splits.npz", "the raw train and test clips (e
 SKLEARN_MODELS = Dataset("models/sklearn", "every trained scikit-learn model")
 SKLEARN_MODEL = Dataset("models/sklearn/{model}", "one scikit-learn model: skops file, test reference, summary")
 KERAS_MODEL = Dataset("models/keras", "the Keras model: architecture, weights, test reference, summary")
-KERAS_HISTORY = Dataset("reports/plots/keras_history.csv", "Keras loss and accuracy per epoch")
+KERAS_HISTORY = Dataset("reports/plots/keras_history.csv", "Keras loss and accuracy per epoch", "plots",
+                        (("x", "epoch"), ("y", "val_accuracy"), ("title", "Keras validation accuracy per epoch"),
+                         ("cache", False)))
 VARIANTS = Dataset("models/variants", "every converted variant")
 LEVEL_VARIANTS = Dataset("models/variants/{level}", "the variants of one level: a bundle folder each, index.json")
 BENCH = Dataset("reports/bench", "every benchmark result")
-LEVEL_BENCH = Dataset("reports/bench/{target}/{level}.json", "the results of one level on one target")
-METRICS = Dataset("reports/metrics.json", "every variant's figures and the decisions per target (what compare reads)")
-SUMMARY = Dataset("reports/summary", "DVC metrics: accuracy and size per variant, the pick per target")
-REPORT_MD = Dataset("reports/report.md", "the report, Markdown")
-REPORT_HTML = Dataset("reports/report.html", "the report, self-contained HTML")
-SIZE_ACCURACY_PLOT = Dataset("reports/plots/size_accuracy.csv", "size vs accuracy per variant (DVC plot)")
-LATENCY_PLOT = Dataset("reports/plots/latency.csv", "host p50 per variant (DVC plot)")
-CONFUSION_PLOTS = Dataset("reports/plots/confusion", "per variant: actual and predicted class of every test clip")
-QUANT_ERROR_PLOTS = Dataset("reports/plots/quant_error", "per calibrated variant: quantization error per layer")
-TARGET_COST_PLOT = Dataset("reports/plots/target_cost.csv", "instructions and estimated latency per emulated target")
+LEVEL_BENCH = Dataset("reports/bench/{target}/{level}.json", "the results of one level on one target",
+                      options=(("cache", False),))
+METRICS = Dataset("reports/metrics.json", "every variant's figures and the decisions per target (what compare reads)",
+                  options=REPORT_OUT)
+SUMMARY = Dataset("reports/summary", "DVC metrics: accuracy and size per variant, the pick per target", "metrics",
+                  REPORT_OUT)  # compact for `dvc exp show`; the detail (METRICS) is what compare reads
+REPORT_MD = Dataset("reports/report.md", "the report, Markdown", options=REPORT_OUT)
+REPORT_HTML = Dataset("reports/report.html", "the report, self-contained HTML", options=REPORT_OUT)
+SIZE_ACCURACY_PLOT = Dataset("reports/plots/size_accuracy.csv", "size vs accuracy per variant (DVC plot)", "plots",
+                             (("x", "size_kb"), ("y", "accuracy"), ("template", "scatter"),
+                              ("title", "Size vs accuracy"), *REPORT_OUT))
+LATENCY_PLOT = Dataset("reports/plots/latency.csv", "host p50 per variant (DVC plot)", "plots",
+                       (("x", "variant"), ("y", "latency_p50_us"), ("template", "bar_horizontal"),
+                        ("title", "Host p50 latency per variant (us)"), *REPORT_OUT))
+CONFUSION_PLOTS = Dataset("reports/plots/confusion", "per variant: actual and predicted class of every test clip", "plots",
+                          (("template", "confusion"), ("x", "actual"), ("y", "predicted"),
+                           ("title", "Confusion matrix (host, test split)"), *REPORT_OUT))
+QUANT_ERROR_PLOTS = Dataset("reports/plots/quant_error", "per calibrated variant: quantization error per layer", "plots",
+                            (("template", "bar_horizontal"), ("x", "error"), ("y", "layer"),
+                             ("title", "Quantization error per layer (TFLite rmse in steps, higher is worse; "
+                                       "ONNX SQNR dB, lower is worse)"), *REPORT_OUT))
+TARGET_COST_PLOT = Dataset("reports/plots/target_cost.csv", "instructions and estimated latency per emulated target",
+                           "plots", (("x", "variant"), ("y", "estimated_device_latency_us"),
+                                     ("template", "bar_horizontal"),
+                                     ("title", "Estimated device latency per emulated target (us, an estimate from "
+                                               "instruction counts)"), *REPORT_OUT))
 
 # Each stage's temporary files (SavedModels, harness inputs) live here, not in the system's temporary
 # folder: a killed stage's are removed when the same stage runs again (pipeline/__main__.py).
 SCRATCH = Path(".cache/tmp")
 
 INDEX = "index.json"  # inside a LEVEL_VARIANTS folder: variant id -> status, files
-
-
-@dataclass(frozen=True)
-class StageIO:
-    reads: tuple[Dataset, ...]
-    writes: tuple[Dataset, ...]
-
-
-# What each stage reads and writes (its data dependencies and outputs in dvc.yaml).
-# Every stage reads CHECKED: none runs (and has its outputs deleted by DVC) before the check passed.
-STAGES: dict[str, StageIO] = {
-    "check": StageIO((LOCK,), (CHECKED,)),
-    "synthesize": StageIO((CHECKED,), (AUDIO, MANIFEST)),
-    "features": StageIO((CHECKED, AUDIO, MANIFEST), (FEATURES, AUDIO_SPLITS)),
-    "train_sklearn": StageIO((CHECKED, FEATURES), (SKLEARN_MODEL,)),
-    "train_keras": StageIO((CHECKED, FEATURES), (KERAS_MODEL, KERAS_HISTORY)),
-    "convert": StageIO((CHECKED, SKLEARN_MODELS, KERAS_MODEL, FEATURES, AUDIO_SPLITS), (LEVEL_VARIANTS,)),
-    # benchmark scores agreement against each source model's test predictions (reference.npz)
-    "benchmark": StageIO((CHECKED, LEVEL_VARIANTS, FEATURES, AUDIO_SPLITS, SKLEARN_MODELS, KERAS_MODEL),
-                         (LEVEL_BENCH,)),
-    "report": StageIO((CHECKED, FEATURES, BENCH, VARIANTS, KERAS_HISTORY),
-                      (METRICS, SUMMARY, REPORT_MD, REPORT_HTML, SIZE_ACCURACY_PLOT, LATENCY_PLOT, TARGET_COST_PLOT,
-                       CONFUSION_PLOTS, QUANT_ERROR_PLOTS)),
-}
 
 
 # The stages whose outputs are byte-identical on any x86-64 CPU with AVX2 and FMA (pipeline/pins.py), proven
@@ -100,3 +101,10 @@ def bench_path(target: str, level: str) -> Path:
 
 def sklearn_model_dir(model: str) -> Path:
     return SKLEARN_MODEL.path(model=model)
+
+
+# Inside a model's folder (SKLEARN_MODEL, KERAS_MODEL).
+SKLEARN_MODEL_FILE = "model.skops"
+KERAS_ARCHITECTURE_FILE = "architecture.json"
+KERAS_WEIGHTS_FILE = "weights.npz"
+REFERENCE_FILE = "reference.npz"  # the unconverted model's test predictions (what agreement is measured against)

@@ -18,3 +18,8 @@ class UsageError(PipelineError):
 
 class DataError(PipelineError):
     """The data (the user's WAV folder, the manifest, an artefact) does not fit what the params say."""
+
+
+class TargetUnavailable(PipelineError):
+    """A target's tools (an emulator, a toolchain, a provisioned cache) are not on this machine: the message
+    names what is missing and the command that installs it."""

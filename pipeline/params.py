@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 
 from pipeline.audio.mfcc import empty_mel_bands
 from pipeline.errors import UsageError
@@ -25,7 +25,7 @@ from pipeline.models.families import RESERVED_MODEL_NAMES
 from pipeline.models.sklearn_models import ESTIMATOR_TYPES
 from pipeline.report.decision import ShipConstraints
 from pipeline.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Strict
-from pipeline.targets.registry import TARGET_KINDS, ships
+from pipeline.targets.kinds import TARGET_KINDS, TargetKind
 
 # The synthesizer's classes (pipeline.audio.synth.CLASSES); kept here so that
 # validating params does not import the signal code (tests/test_params.py checks they agree).
@@ -91,9 +91,12 @@ class Features(Strict):
         return self
 
 
-# Each estimator type and target kind carries its own schema beside its code; `type` / `kind` picks it.
+# Each estimator type carries its own schema beside its code; `type` picks it.
 SklearnSpec = Annotated[Union[tuple(t.spec for t in ESTIMATOR_TYPES.values())], Field(discriminator="type")]
-TargetSpec = Annotated[Union[tuple(k.schema for k in TARGET_KINDS.values())], Field(discriminator="kind")]
+TargetName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]  # a stage name and a folder name
+# `targets:` holds one group per target kind (pipeline/targets/kinds.py), each target checked by its kind's schema.
+Targets = create_model("Targets", __base__=Strict, **{
+    k.name: (dict[TargetName, k.schema.Target], ...) for k in TARGET_KINDS.values()})
 
 
 class Keras(Strict):
@@ -113,7 +116,7 @@ class Benchmark(Strict):
     streaming_hop_ms: PositiveFloat  # the report's streaming case: a 1 s window moved every hop
 
 
-TAGGED = ("sklearn", "targets")  # mappings of tagged unions (`type:` / `kind:` picks the schema)
+TAGGED = ("sklearn",)  # mappings of tagged unions (`type:` picks the schema)
 def _check_frames(f: Features, data: Data) -> None:
     """An STFT whose frames fit the clip, overlap, and give every mel band at least one FFT bin."""
     n_samples = round(data.sample_rate * data.clip_seconds)
@@ -151,8 +154,23 @@ class Params(Strict):
     formats: tuple[str, ...]
     quantization: dict[str, SerializeAsAny[Strict]]  # each level's own options class
     benchmark: Benchmark
-    targets: dict[str, TargetSpec]
+    targets: Targets
+    devices: dict[str, SerializeAsAny[Strict]]  # per target: its kind's nominal figures (only the report reads them)
     ship: dict[str, ShipConstraints]  # per target: what to ship (pipeline/report/decision.py)
+
+    def target_kinds(self) -> dict[str, TargetKind]:
+        """Every target's kind, in the registry's order (the report's order)."""
+        return {name: kind for kind in TARGET_KINDS.values() for name in getattr(self.targets, kind.name)}
+
+    def target(self, name: str) -> tuple[TargetKind, Strict]:
+        kinds = self.target_kinds()
+        if name not in kinds:
+            raise UsageError(f"target '{name}' is not in params.yaml targets: {list(kinds)}")
+        return kinds[name], getattr(self.targets, kinds[name].name)[name]
+
+    def scoring_target(self) -> str:
+        """The target whose entries carry the variants' accuracy (the host)."""
+        return next(name for name, kind in self.target_kinds().items() if kind.scores)
 
     @field_validator("quantization", mode="before")
     @classmethod
@@ -192,9 +210,34 @@ class Params(Strict):
                              "own model names; choose another name for a scikit-learn model")
         return v
 
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _devices(cls, v: object, info: ValidationInfo) -> dict[str, Strict]:
+        """One entry per target whose kind takes nominal figures, each checked by that kind's Device schema."""
+        targets = info.data.get("targets")
+        if targets is None:  # the targets were refused: that error is the one to read
+            return {}
+        if not isinstance(v, dict):
+            raise ValueError("a mapping of target name -> its device's nominal figures")
+        wanted = {name: kind for kind in TARGET_KINDS.values() for name in getattr(targets, kind.name)
+                  if kind.schema.Device is not None}
+        missing, unknown = sorted(set(wanted) - set(v)), sorted(set(v) - set(wanted))
+        if missing or unknown:
+            raise ValueError(f"one entry per target whose kind takes nominal figures ({sorted(wanted)}); "
+                             + "; ".join(filter(None, (missing and f"missing {missing}",
+                                                       unknown and f"{unknown} not in targets (or their kind takes none)"))))
+        out = {}
+        for name, figures in v.items():
+            try:
+                out[name] = wanted[name].schema.Device.model_validate(figures or {})
+            except ValidationError as err:
+                raise ValueError("; ".join(f"devices.{'.'.join(map(str, (name, *e['loc'])))}: {_message(e)}"
+                                           for e in err.errors())) from None
+        return out
+
     @model_validator(mode="after")
     def _ship_per_target(self) -> "Params":
-        shipping = [t for t, spec in self.targets.items() if ships(spec)]
+        shipping = [t for t, kind in self.target_kinds().items() if kind.ships]
         missing, unknown = sorted(set(shipping) - set(self.ship)), sorted(set(self.ship) - set(shipping))
         if missing or unknown:
             raise ValueError(f"ship: one entry per target of `targets` that ships ({shipping}; kinds "
@@ -205,9 +248,13 @@ class Params(Strict):
 
     @field_validator("targets")
     @classmethod
-    def _targets(cls, v: dict) -> dict:
-        if "host" not in v or v["host"].kind != "host":
-            raise ValueError("targets must include 'host' with kind: host")
+    def _targets(cls, v) -> object:
+        names = [name for kind in TARGET_KINDS.values() for name in getattr(v, kind.name)]
+        _unique("target names (across kinds)", names)
+        scoring = [name for kind in TARGET_KINDS.values() if kind.scores for name in getattr(v, kind.name)]
+        if len(scoring) != 1:
+            raise ValueError(f"exactly one target of kind {[k.name for k in TARGET_KINDS.values() if k.scores]} is "
+                             f"needed (it scores every variant on the whole test split), got {scoring}")
         return v
 
     @model_validator(mode="after")

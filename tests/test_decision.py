@@ -12,8 +12,18 @@ from conftest import PROFILES
 from pipeline.compare.metrics import pick_changes, variants_of
 from pipeline.params import ParamsError, parse_params
 from pipeline.report import markdown, model
+from pipeline.report.context import ReportContext
 from pipeline.report.decision import decide, pareto_front
 from pipeline.report.ship import ship_section
+from pipeline.targets.kinds import TARGET_KINDS
+
+KINDS = {"host": TARGET_KINDS["host"], "cortex-a53": TARGET_KINDS["qemu"], "cortex-a76": TARGET_KINDS["qemu"]}
+
+
+def decide_on(m: dict, target: str, limits: dict) -> dict:
+    """decide() with the target kind's cost, as the report stage calls it."""
+    ctx = ReportContext(m, KINDS, 1.0, 20.0)
+    return decide(m, target, limits, KINDS[target].report.COST_LABEL, lambda v: ctx.cost_us(v, target))
 
 LIMITS = {"max_latency_ms": 1.0, "max_size_kb": 100.0, "max_accuracy_loss": 0.02, "raw_audio": True,
           "reduction": {"min_size_reduction": 0.5, "min_cost_ratio": 2.0}}
@@ -39,7 +49,7 @@ def metrics(**extra):
 
 
 def test_the_pick_is_the_most_accurate_that_meets_every_constraint():
-    d = decide(metrics(), "cortex-a53", LIMITS, "emulated")
+    d = decide_on(metrics(), "cortex-a53", LIMITS)
     # fp32 and fp16 break size or latency; keras.tflite.fp32 takes features, not audio
     assert d["pick"] == "keras_e2e.tflite.int8" and d["best_fp32_accuracy"] == 0.91
     assert d["margins"] == {"latency_ms": 0.7, "size_kb": 60.0, "accuracy": pytest.approx(0.0)}
@@ -51,30 +61,30 @@ def test_the_pick_is_the_most_accurate_that_meets_every_constraint():
 def test_ties_go_to_the_cheaper_then_the_smaller():
     m = metrics(**{"keras_e2e.onnx.int8": variant("keras_e2e", "onnx", "int8", 0.89, 30, 300),
                    "keras_e2e.onnx.fp32": variant("keras_e2e", "onnx", "fp32", 0.90, 130, 950)})
-    assert decide(m, "cortex-a53", LIMITS, "emulated")["pick"] == "keras_e2e.onnx.int8"  # same accuracy and cost: smaller
+    assert decide_on(m, "cortex-a53", LIMITS)["pick"] == "keras_e2e.onnx.int8"  # same accuracy and cost: smaller
     m["keras_e2e.onnx.int8"]["cortex-a53"]["estimated_device_latency_us"] = 250
-    assert decide(m, "cortex-a53", LIMITS, "emulated")["pick"] == "keras_e2e.onnx.int8"  # cheaper wins before size
+    assert decide_on(m, "cortex-a53", LIMITS)["pick"] == "keras_e2e.onnx.int8"  # cheaper wins before size
 
 
 def test_nothing_fits_says_what_every_candidate_breaks_and_by_how_much():
     tight = {**LIMITS, "max_latency_ms": 0.1}
-    d = decide(metrics(), "cortex-a53", tight, "emulated")
+    d = decide_on(metrics(), "cortex-a53", tight)
     assert d["pick"] is None and d["broken_by_every_candidate"] == ["max_latency_ms"]
     closest = d["closest"][0]
     # one broken constraint beats two (svc_e2e also falls below the accuracy floor)
     assert closest["variant"] == "keras_e2e.tflite.int8" and closest["breaks"] == {"max_latency_ms": 0.2}
-    md = markdown.render(model.build([], {}, [], 1, lead=ship_section({"cortex-a53": d}, metrics())))
+    md = markdown.render(model.build([], [], 1, lead=ship_section(ReportContext(metrics(), KINDS, 1.0, 20.0,
+                                                                                 {"cortex-a53": d}))))
     assert "nothing fits" in md and "keras_e2e.tflite.int8 breaks max_latency_ms by 0.2" in md
 
 
 def test_a_target_with_no_measurement_has_no_pick_and_says_why():
-    d = decide(metrics(), "cortex-a76", LIMITS, "emulated")
+    d = decide_on(metrics(), "cortex-a76", LIMITS)
     assert d["pick"] is None and "no variant was measured on cortex-a76" in d["why"]
 
 
 def test_reduction_not_met_names_the_closest_and_the_shortfall():
-    d = decide(metrics(), "cortex-a53", {**LIMITS, "reduction": {"min_size_reduction": 0.9, "min_cost_ratio": 5.0}},
-               "emulated")
+    d = decide_on(metrics(), "cortex-a53", {**LIMITS, "reduction": {"min_size_reduction": 0.9, "min_cost_ratio": 5.0}})
     r = d["reduction"]
     assert not r["met"] and r["closest"] == "keras_e2e.tflite.int8"
     assert r["cost_short_by"] == pytest.approx(2.0) and r["size_short_by"] == pytest.approx(0.9 - (1 - 40 / 120), abs=1e-3)
@@ -88,8 +98,8 @@ def test_pareto_front():
 
 
 def test_the_report_leads_with_what_to_ship():
-    d = {"cortex-a53": decide(metrics(), "cortex-a53", LIMITS, "emulated")}
-    md = markdown.render(model.build([], {}, [], 1, lead=ship_section(d, metrics())))
+    d = {"cortex-a53": decide_on(metrics(), "cortex-a53", LIMITS)}
+    md = markdown.render(model.build([], [], 1, lead=ship_section(ReportContext(metrics(), KINDS, 1.0, 20.0, d))))
     headings = [line for line in md.splitlines() if line.startswith("#")]
     assert headings[:2] == ["# Deployment report", "## What to ship"]
     assert "keras_e2e.tflite.int8" in md and "(estimate)" in md and "met by keras_e2e.tflite.int8" in md

@@ -57,7 +57,8 @@ def test_emulated_variants_share_the_host_cpus_and_a_failure_stops_the_stage(mon
 
     import pytest
 
-    from pipeline.targets import qemu, qemu_run
+    from pipeline.targets import qemu_run
+    from pipeline.targets import qemu_user as qemu
 
     monkeypatch.setattr(qemu, "check_available", lambda: None)
     monkeypatch.setattr(qemu, "board_cpus", lambda: [0, 1])
@@ -77,13 +78,14 @@ def test_emulated_variants_share_the_host_cpus_and_a_failure_stops_the_stage(mon
 
     monkeypatch.setattr(qemu_run, "run_variant", run_variant)
     target = SimpleNamespace(cpu="cortex-a53", runs=5, agreement_clips=25)
-    spec = {"warmup": 3, "jobs": [{"id": f"v{i}"} for i in range(6)]}
-    records = qemu_run.run_harness_qemu(target, spec, None)
-    assert list(records) == [f"v{i}" for i in range(6)]
-    assert {r["cpu"] for r in records.values()} == {0, 1}
+    spec = {"warmup": 3, "jobs": [{"id": f"v{i}", "model": "m"} for i in range(6)]}
+    entries = qemu_run.measure("a53", target, spec, None)
+    assert list(entries) == [f"v{i}" for i in range(6)]
+    assert {e["record"]["cpu"] for e in entries.values()} == {0, 1}
+    assert all(e["instructions_per_inference"] == 2 and e["status"] == "ok" for e in entries.values())
 
     ran.clear()
-    spec = {"warmup": 3, "jobs": [{"id": "bad"}] + [{"id": f"v{i}"} for i in range(20)]}
+    spec = {"warmup": 3, "jobs": [{"id": "bad", "model": "m"}] + [{"id": f"v{i}", "model": "m"} for i in range(20)]}
     with pytest.raises(RuntimeError, match="exited with 1"):
-        qemu_run.run_harness_qemu(target, spec, None)
+        qemu_run.measure("a53", target, spec, None)
     assert len(ran) < 5, f"variants kept running after one failed: {ran}"

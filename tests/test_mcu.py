@@ -12,8 +12,9 @@ import pytest
 
 from conftest import ROOT, run
 from pipeline.models.sklearn_models import ESTIMATOR_TYPES
-from pipeline.targets import mcu, mcu_codegen
-from pipeline.targets.qemu import TargetUnavailable
+from pipeline.errors import TargetUnavailable
+from pipeline.targets import mcu_board as mcu
+from pipeline.targets import mcu_codegen
 
 SKLEARN = ("logreg", "random_forest", "mlp", "svc")  # tests/profiles/tiny.yaml
 TARGET = "cortex-m4"

@@ -46,7 +46,6 @@ def test_default_and_tiny_profiles_are_valid():
     ("features.fmax", 12000.0, ["features.fmax", "12000", "Nyquist"]),
     ("data.difficulty.snr_db", [30.0, 10.0], ["data.difficulty.snr_db", "low <= high"]),
     ("sklearn.logreg.type", "svm", ["sklearn.logreg", "svm"]),
-    ("targets.host", KeyError, ["targets", "host"]),
     ("features.n_mfcc", 50, ["features.n_mfcc=50", "features.n_mels=40"]),
     ("data.folder", None, ["data.folder", "None", "valid string"]),
     ("features.n_fft", 4, ["features.n_fft=4", "3 FFT bins", "mel bands", "n_fft >= 128"]),
@@ -54,16 +53,20 @@ def test_default_and_tiny_profiles_are_valid():
     ("features.n_fft", 32768, ["features.n_fft=32768", "longer than a clip", "16000 samples"]),
     ("formats", ["onnx", "onnx"], ["formats", "['onnx'] more than once"]),
     ("data.labels", ["rock", "rock", "jazz"], ["data.labels", "['rock'] more than once"]),
-    ("targets.cortex-a53", {"kind": "http", "rtt_ms": 50.0, "rates": [10, 10], "requests": 5, "concurrency": 1,
-                            "budget_ms": 20.0}, ["targets.cortex-a53", "duplicate offered rates [10.0]"]),
-    ("targets.cortex-a53", {"kind": "http", "rtt_ms": -1.0, "rates": [10], "requests": 5, "concurrency": 1,
-                            "budget_ms": 20.0}, ["targets.cortex-a53", "rtt_ms", "greater than or equal to 0"]),
-    ("targets.cortex-a53", {"kind": "mcu", "core": "cortex-m3", "clock_mhz": 120, "cpi": 1.2, "required": False},
-     ["targets.cortex-a53", "cortex-m3", "not modelled", "cortex-m4", "cortex-m55"]),
-    ("targets.cortex-a53", {"kind": "mcu", "core": "cortex-m4", "clock_mhz": 0, "cpi": 1.2, "required": False},
-     ["targets.cortex-a53", "clock_mhz", "greater than 0"]),
-    ("targets.cortex-a53", {"kind": "mcu", "core": "cortex-m4", "clock_mhz": 120, "cpi": 1.2, "required": False},
-     ["ship", "['cortex-a53'] not in targets", "['mcu'] take none"]),
+    ("targets.http", {"r1": {"rates": [10, 10], "requests": 5, "concurrency": 1}},
+     ["targets.http.r1", "duplicate offered rates [10.0]"]),
+    ("targets.http", {"r1": {"rates": [10], "requests": 5, "concurrency": 1}},
+     ["devices", "missing ['r1']"]),
+    ("targets.mcu.cortex-m4.core", "cortex-m3", ["targets.mcu.cortex-m4.core", "cortex-m3", "not modelled", "cortex-m55"]),
+    ("devices.cortex-m4.clock_mhz", 0, ["devices.cortex-m4.clock_mhz", "greater than 0"]),
+    ("devices.cortex-m4", KeyError, ["devices", "missing ['cortex-m4']"]),
+    ("devices.host", {"rtt_ms": 1.0}, ["devices", "['host'] not in targets (or their kind takes none)"]),
+    ("ship.cortex-m4", {"max_latency_ms": 20.0, "max_size_kb": 512, "max_accuracy_loss": 0.05, "raw_audio": True,
+                        "reduction": None}, ["ship", "['cortex-m4'] not in targets", "['mcu'] take none"]),
+    ("targets.qemu.host", {"cpu": "cortex-a53", "runs": 1, "agreement_clips": 1, "required": True},
+     ["target names (across kinds)", "['host'] more than once"]),
+    ("targets.host.host", KeyError, ["targets", "exactly one target of kind ['host']"]),
+    ("targets.http", KeyError, ["targets.http", "missing"]),
 ])
 def test_bad_values_are_named(path, value, expected):
     with pytest.raises(ParamsError) as err:
@@ -105,12 +108,13 @@ def leaf_paths(node, prefix=""):
 
 SHIPPED = yaml.safe_load((ROOT / "params.yaml").read_text())
 # Keys that name a member of a family (a model, a level, a target): removing one removes the member.
-MEMBERS = ("sklearn.", "quantization.", "targets.")
+MEMBERS = ("sklearn.", "quantization.", "targets.", "devices.")
 
 
 @pytest.mark.parametrize("path", [p for p in leaf_paths(SHIPPED) if not p.startswith(MEMBERS)]
                          + ["sklearn.logreg.C", "sklearn.random_forest.max_depth", "quantization.int8.calibration_samples",
-                            "targets.cortex-a53.agreement_clips", "targets.cortex-a53.required"])
+                            "targets.qemu.cortex-a53.agreement_clips", "targets.qemu.cortex-a53.required",
+                            "devices.cortex-a53.clock_mhz", "devices.cortex-m4.flash_kb", "devices.remote.rtt_ms"])
 def test_every_value_lives_in_params_yaml(path):
     """The schema holds no second set of values: leaving any key out is an error naming it."""
     raw = copy.deepcopy(SHIPPED)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from pipeline.bench import region
-from pipeline.targets import qemu
+from pipeline.errors import TargetUnavailable
+from pipeline.targets import qemu_user as qemu
 
 pytestmark = pytest.mark.arm
 
@@ -60,7 +61,7 @@ print(json.dumps({"enabled": region.ENABLED, "outputs": results}))
 def arm_target():
     try:
         qemu.check_available()
-    except qemu.TargetUnavailable as exc:
+    except TargetUnavailable as exc:
         if os.environ.get("CI"):
             pytest.fail(str(exc))
         pytest.skip(str(exc))
@@ -202,7 +203,7 @@ def test_region_is_noop_on_host():
 def test_check_available_names_missing_parts(monkeypatch, tmp_path):
     monkeypatch.setattr(qemu, "GUEST_PYTHON", tmp_path / "nope" / "python3.11")
     monkeypatch.setattr(qemu, "PLUGIN", tmp_path / "nope.so")
-    with pytest.raises(qemu.TargetUnavailable) as exc:
+    with pytest.raises(TargetUnavailable) as exc:
         qemu.check_available()
     msg = str(exc.value)
     assert "sysroot" in msg and "plugin" in msg and "provision_arm.sh" in msg

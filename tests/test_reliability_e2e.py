@@ -80,8 +80,8 @@ def test_an_experiment_in_a_temporary_copy_measures_the_emulated_target(built_pr
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "built"], built_project)
     env = {k: v for k, v in os.environ.items() if k != "PIPELINE_ARM_CACHE"}
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
-    res = subprocess.run(["dvc", "exp", "run", "--temp", "-S", "targets.cortex-a53.required=false", "-f", "-s",
-                          "benchmark@cortex-a53-fp32"], cwd=built_project, env=env, capture_output=True, text=True,
+    res = subprocess.run(["dvc", "exp", "run", "--temp", "-S", "targets.qemu.cortex-a53.required=false", "-f", "-s",
+                          "benchmark_qemu@cortex-a53-fp32"], cwd=built_project, env=env, capture_output=True, text=True,
                          timeout=900)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]

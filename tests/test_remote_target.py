@@ -17,23 +17,24 @@ from conftest import run
 
 pytestmark = pytest.mark.e2e
 
-REMOTE = {"kind": "http", "rtt_ms": 50.0, "rates": [20.0, 100.0], "requests": 20, "concurrency": 1,
-          "budget_ms": 50.0}
+REMOTE = {"rates": [20.0, 100.0], "requests": 20, "concurrency": 1}
+NETWORK = {"rtt_ms": 50.0, "budget_ms": 50.0}
 
 
 def test_every_end_to_end_variant_is_load_tested_without_loss(built_project: Path, tmp_path: Path):
     project = tmp_path / "repo"
     shutil.copytree(built_project, project, symlinks=True)
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["targets"]["remote"] = REMOTE
+    params["targets"]["http"]["remote"] = REMOTE
+    params["devices"]["remote"] = NETWORK
     params["ship"]["remote"] = {"max_latency_ms": 200.0, "max_size_kb": 102400, "max_accuracy_loss": 0.05,
                                 "raw_audio": True, "reduction": None}
     params["quantization"] = {k: params["quantization"][k] for k in ("fp32", "int8")}  # two levels suffice
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run(["dvc", "repro"], project, timeout=1800).stdout
     ran = set(re.findall(r"Running stage '([^']+)'", out))
-    assert {"benchmark@remote-fp32", "benchmark@remote-int8", "report"} <= ran
-    assert not any(s.startswith(("convert", "benchmark@host")) for s in ran), ran
+    assert {"benchmark_http@remote-fp32", "benchmark_http@remote-int8", "report"} <= ran
+    assert not any(s.startswith(("convert", "benchmark_host")) for s in ran), ran
 
     metrics = json.loads((project / "reports/metrics.json").read_text())
     decisions = metrics.pop("ship")
@@ -53,6 +54,8 @@ def test_every_end_to_end_variant_is_load_tested_without_loss(built_project: Pat
             assert 0 < x["p50_ms"] <= x["p90_ms"] <= x["p99_ms"] and x["server_cpu_ms_per_request"] > 0
         assert r["rtt_us"] == 50_000 and r["remote_cost_us"] == pytest.approx(r["loopback_p99_us"] + 50_000, abs=1e-3)
         assert r["loopback_p99_us"] == pytest.approx(r["rates"][0]["p99_ms"] * 1e3, abs=1e-3)
+    bench = json.loads((project / "reports/bench/remote/fp32.json").read_text())
+    assert not [vid for vid, e in bench.items() if {"rtt_us", "remote_cost_us", "budget_ms"} & set(e)]  # measured only
     assert served >= 9  # keras_e2e in both formats at both levels, every <sk>_e2e at fp32, mlp_e2e at int8
     pick = decisions["remote"]["pick"]
     assert pick and pick.split(".")[0].endswith("_e2e") and "modelled" in decisions["remote"]["cost"]

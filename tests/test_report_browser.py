@@ -39,7 +39,10 @@ import pytest
 from pipeline.report import html, tables
 from pipeline.report.decision import decide_all
 from pipeline.report.model import build as build_report
+from pipeline.report.context import ReportContext
 from pipeline.report.ship import ship_section
+from pipeline.targets import qemu, qemu_report
+from pipeline.targets.kinds import TARGET_KINDS
 
 WIDTH, HEIGHT = 1200, 2000
 LOAD_TIMEOUT = 20.0
@@ -268,8 +271,7 @@ def _host(acc: float, p50: float, preds: list[int]) -> dict:
 
 
 def _arm(instr: int, preds: list[int]) -> dict:
-    return {"status": "ok", "accuracy": 0.9, "instructions_per_inference": instr,
-            "estimated_device_latency_us": instr / (0.8 * 1200.0),
+    return {"status": "ok", "instructions_per_inference": instr,
             "record": {"latency_p50_us": instr / 50.0, "predictions": preds}}
 
 
@@ -301,23 +303,25 @@ def report_page(tmp_path_factory) -> tuple[Path, list[dict], dict]:
         bench["cortex-a72"].setdefault(level, {})[vid] = {"status": "skipped", "reason": SKIPPED_TARGET_REASON}
     for (model, fmt, level), reason in NOT_APPLICABLE.items():
         indexes.setdefault(level, {})[f"{model}.{fmt}.{level}"] = {"status": "not_applicable", "reason": reason}
-    metrics = tables.build_metrics(indexes, bench, ["cortex-a53", "cortex-a72"])
-
-    host = tables.host_rows(metrics)
-    targets = {"cortex-a53": ({"cpu": "cortex-a53", "ipc": 0.8, "clock_ghz": 1.2},
-                              tables.target_rows(metrics, "cortex-a53")),
-               "cortex-a72": ({"cpu": "cortex-a72", "ipc": 1.5, "clock_ghz": 1.8},
-                              tables.target_rows(metrics, "cortex-a72"))}
+    kinds = {"host": TARGET_KINDS["host"], "cortex-a53": TARGET_KINDS["qemu"], "cortex-a72": TARGET_KINDS["qemu"]}
+    metrics = tables.build_metrics(indexes, bench, "host", {t: k.report.entry for t, k in kinds.items()})
+    cores = {t: (qemu.Target(cpu=t, runs=5, agreement_clips=8, required=False),
+                 qemu.Device(board=f"a board with a {t}", clock_mhz=1200, cpi=1.25)) for t in ("cortex-a53", "cortex-a72")}
+    for t, (target, device) in cores.items():
+        qemu_report.complete(metrics, t, target, device)
+    host = tables.host_rows(metrics, "host")
+    ctx = ReportContext(metrics, kinds, 1.0, 20.0)
     na = tables.not_applicable_rows(metrics)
     history = [{"epoch": str(e), "accuracy": f"{0.5 + 0.08 * e:.3f}", "val_accuracy": f"{0.45 + 0.07 * e:.3f}"}
                for e in range(6)]
     limits = {"max_latency_ms": 20.0, "max_size_kb": 100.0, "max_accuracy_loss": 0.05, "raw_audio": False,
               "reduction": {"min_size_reduction": 0.5, "min_cost_ratio": 1.5}}
     ship = {"host": limits, "cortex-a53": {**limits, "raw_audio": True}, "cortex-a72": limits}
-    decisions = decide_all(metrics, ship, {"host": "host", "cortex-a53": "emulated", "cortex-a72": "emulated"})
+    ctx.decisions.update(decide_all(metrics, ship, {t: (k.report.COST_LABEL, lambda m, t=t: ctx.cost_us(m, t))
+                                                    for t, k in kinds.items()}))
     page = tmp_path_factory.mktemp("report_browser") / "report.html"
-    page.write_text(html.render(build_report(host, targets, na, 1, history=history,
-                                             lead=ship_section(decisions, metrics))), encoding="utf-8")
+    page.write_text(html.render(build_report(host, na, 1, history=history, lead=ship_section(ctx),
+                                             targets=tuple(qemu_report.sections(ctx, cores)))), encoding="utf-8")
     return page, host, metrics
 
 

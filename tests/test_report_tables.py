@@ -7,8 +7,25 @@ import pytest
 
 from pipeline.errors import PipelineError
 from pipeline.report import html, markdown, model, tables
+from pipeline.report.context import ReportContext
+from pipeline.targets import qemu, qemu_report
+from pipeline.targets.kinds import TARGET_KINDS
 
-A53 = {"cpu": "cortex-a53", "ipc": 1.0, "clock_ghz": 1.2}
+A53 = qemu.Target(cpu="cortex-a53", runs=1, agreement_clips=4, required=True)
+A53_DEVICE = qemu.Device(board="a test board", clock_mhz=1200, cpi=1.0)
+KINDS = {"host": TARGET_KINDS["host"], "a53": TARGET_KINDS["qemu"]}
+
+
+def build_metrics(indexes: dict, bench: dict, emulated=("a53",)) -> dict:
+    """As the report stage builds them: the host scores, each emulated core's entry, its estimates."""
+    metrics = tables.build_metrics(indexes, bench, "host", {t: KINDS[t].report.entry for t in ("host", *emulated)})
+    for t in emulated:
+        qemu_report.complete(metrics, t, A53, A53_DEVICE)
+    return metrics
+
+
+def context(metrics: dict) -> ReportContext:
+    return ReportContext(metrics, KINDS, 1.0, 20.0)
 
 
 def host_bench(acc, agree, p50, preds):
@@ -19,8 +36,8 @@ def host_bench(acc, agree, p50, preds):
 
 
 def arm_bench(instr, preds):
-    return {"status": "ok", "accuracy": 0.5, "instructions_per_inference": instr,
-            "estimated_device_latency_us": instr / 1200.0, "record": {"latency_p50_us": 900.0, "predictions": preds}}
+    return {"status": "ok", "instructions_per_inference": instr,
+            "record": {"latency_p50_us": 900.0, "predictions": preds}}
 
 
 def sample_metrics():
@@ -37,7 +54,7 @@ def sample_metrics():
         "a53": {"fp32": {"m.onnx.fp32": arm_bench(120000, [0, 1, 2, 1]), "rf.onnx.fp32": arm_bench(3000, [0, 0, 0, 0])},
                 "int8": {"m.onnx.int8": arm_bench(30000, [0, 1, 2, 1])}},
     }
-    return tables.build_metrics(indexes, bench, ["a53"])
+    return build_metrics(indexes, bench)
 
 
 @pytest.fixture
@@ -57,14 +74,14 @@ def test_metrics_shape(metrics):
 
 
 def test_ratios_against_fp32_of_same_model(metrics):
-    rows = {r["variant"]: r for r in tables.host_rows(metrics)}
+    rows = {r["variant"]: r for r in tables.host_rows(metrics, "host")}
     assert rows["m.onnx.int8"]["size_vs_fp32"] == 0.25
     assert rows["m.onnx.int8"]["speedup_vs_fp32"] == 2.0
     assert rows["m.onnx.int8"]["accuracy_change_vs_fp32"] == pytest.approx(-0.05)
-    arm = {r["variant"]: r for r in tables.target_rows(metrics, "a53")}
+    arm = {r["variant"]: r for r in qemu_report.rows(metrics, "a53")}
     assert arm["m.onnx.int8"]["instructions_vs_fp32"] == 0.25
-    md = markdown.render(model.build(tables.host_rows(metrics), {"a53": (A53, tables.target_rows(metrics, "a53"))},
-                                     tables.not_applicable_rows(metrics), 1))
+    md = markdown.render(model.build(tables.host_rows(metrics, "host"), tables.not_applicable_rows(metrics), 1,
+                                     targets=tuple(qemu_report.sections(context(metrics), {"a53": (A53, A53_DEVICE)}))))
     assert "| m.onnx.int8 | 0.2 | 0.25× | 85.0% | -5.0 pts | 95.0% | 50.0 | 2.00× |" in md
     assert "estimate" in md and "not** device time" in md
     assert "m.onnx.int8 (1 clips)" in md
@@ -72,7 +89,7 @@ def test_ratios_against_fp32_of_same_model(metrics):
 
 def test_missing_benchmark_is_an_error():
     with pytest.raises(tables.StaleResults, match="m.onnx.fp32"):
-        tables.build_metrics({"fp32": {"m.onnx.fp32": {"status": "ok", "size_bytes": 1}}}, {"host": {}}, [])
+        build_metrics({"fp32": {"m.onnx.fp32": {"status": "ok", "size_bytes": 1}}}, {"host": {}}, ())
     assert issubclass(tables.StaleResults, PipelineError)  # `python -m pipeline` reports it as a message
 
 
@@ -83,17 +100,17 @@ def kernel_metrics():
                  "reference_kernel_agreement": 0.45, "reference_kernel_accuracy": 0.97}
     fine = {**host_bench(0.9, 0.99, 40.0, [0, 1, 2, 1]),
             "reference_kernel_agreement": 1.0, "reference_kernel_accuracy": 0.9}
-    return tables.build_metrics(indexes, {"host": {"int8": {"m.onnx.int8": saturated, "k.tflite.int8": fine}}}, [])
+    return build_metrics(indexes, {"host": {"int8": {"m.onnx.int8": saturated, "k.tflite.int8": fine}}}, ())
 
 
 def test_host_kernels_that_change_answers_are_named():
     metrics = kernel_metrics()
     assert metrics["m.onnx.int8"]["host"]["reference_kernel_accuracy"] == 0.97
-    host = tables.host_rows(metrics)
+    host = tables.host_rows(metrics, "host")
     assert [r["variant"] for r in tables.kernel_deviation_rows(host)] == ["m.onnx.int8"]
-    md = markdown.render(model.build(host, {}, [], 1, kernels=tables.kernel_deviation_rows(host)))
+    md = markdown.render(model.build(host, [], 1, kernels=tables.kernel_deviation_rows(host)))
     assert "| m.onnx.int8 | 44.0% | 97.0% | 45.0% |" in md and "VNNI" in md
-    assert "kernels that change" not in markdown.render(model.build(host, {}, [], 1))
+    assert "kernels that change" not in markdown.render(model.build(host, [], 1))
 
 
 def e2e_metrics(e2e_p50: float):
@@ -102,24 +119,24 @@ def e2e_metrics(e2e_p50: float):
     bench = {"host": {"fp32": {"k.onnx.fp32": host_bench(0.9, 1.0, 100.0, [0, 1]),
                                "k_e2e.onnx.fp32": host_bench(0.9, 1.0, e2e_p50, [0, 1])}},
              "a53": {"fp32": {"k.onnx.fp32": arm_bench(120000, [0, 1]), "k_e2e.onnx.fp32": arm_bench(480000, [0, 1])}}}
-    return tables.build_metrics(indexes, bench, ["a53"])
+    return build_metrics(indexes, bench)
 
 
 def test_e2e_split_is_the_difference_from_the_feature_input_twin():
     metrics = e2e_metrics(400.0)
-    [host] = tables.e2e_rows(metrics, "host", clip_seconds=1.0, hop_ms=20.0)
+    [host] = tables.e2e_rows(context(metrics), "host")
     assert host["classifier"] == "k.onnx.fp32"
     assert (host["total_us"], host["classifier_us"], host["features_us"]) == (400.0, 100.0, 300.0)
     assert host["features_share"] == pytest.approx(0.75)
     assert host["rtf_clip"] == pytest.approx(400e-6) and host["streaming_load"] == pytest.approx(0.02)
-    [arm] = tables.e2e_rows(metrics, "a53", clip_seconds=1.0, hop_ms=20.0)
+    [arm] = tables.e2e_rows(context(metrics), "a53")
     assert (arm["total_instructions"], arm["features_instructions"]) == (480000, 360000)
     assert arm["features_us"] == pytest.approx(300.0)          # from the estimates: 400 - 100 µs
 
 
 @pytest.mark.parametrize("e2e_p50", [100.0, 95.0])
 def test_e2e_split_within_noise_is_not_shown_as_a_cost(e2e_p50):
-    [host] = tables.e2e_rows(e2e_metrics(e2e_p50), "host", clip_seconds=1.0, hop_ms=20.0)
+    [host] = tables.e2e_rows(context(e2e_metrics(e2e_p50)), "host")
     assert host["features_us"] is None and host["features_share"] is None
     assert "| – |" in markdown.table(model.Table((host,), model.E2E_COLUMNS))
 
@@ -137,14 +154,15 @@ def full_report() -> model.Report:
     was skipped, not applicable (with a `|` in a reason), training."""
     metrics = sample_metrics()
     e2e = e2e_metrics(400.0)
-    kernel_host = tables.host_rows(kernel_metrics())
+    kernel_host = tables.host_rows(kernel_metrics(), "host")
     skipped = [{"variant": "m.onnx.fp32", "status": "skipped", "reason": "qemu-aarch64 is not installed"}]
-    targets = {"a53": (A53, tables.target_rows(metrics, "a53")),
-               "a72": ({"cpu": "cortex`a72", "ipc": 1.5, "clock_ghz": 1.8}, skipped)}
+    a72 = qemu.Target.model_construct(cpu="cortex`a72", runs=1, agreement_clips=4, required=False)  # a backtick in a code span
+    targets = (qemu_report.core_section("a53", A53, A53_DEVICE, qemu_report.rows(metrics, "a53")),
+               *model.e2e_section("Host", tables.e2e_rows(context(e2e), "host"), 20.0, estimate=False),
+               qemu_report.core_section("a72", a72, qemu.Device(board="b`oard", clock_mhz=1800, cpi=0.5), skipped),
+               *model.e2e_section("a53", tables.e2e_rows(context(e2e), "a53"), 20.0, estimate=True))
     na = [*tables.not_applicable_rows(metrics), {"variant": "x.tflite.int8", "reason": "no | kernel"}]
-    return model.build(tables.host_rows(metrics), targets, na, 1,
-                       e2e={"host": tables.e2e_rows(e2e, "host", 1.0, 20.0),
-                            "a53": tables.e2e_rows(e2e, "a53", 1.0, 20.0)},
+    return model.build(tables.host_rows(metrics, "host"), na, 1, targets=targets,
                        kernels=tables.kernel_deviation_rows(kernel_host), history=HISTORY)
 
 
@@ -229,12 +247,12 @@ def test_failed_variants_have_their_own_table_and_reasons_are_grouped():
     indexes = {"fp32": {"a.tflite.fp32": {"status": "not_applicable", "reason": "no TFLite converter"},
                         "b.tflite.fp32": {"status": "not_applicable", "reason": "no TFLite converter"},
                         "c.onnx.fp32": {"status": "failed", "error": "KeyError: 'x'"}}}
-    metrics = tables.build_metrics(indexes, {"host": {}}, [])
+    metrics = build_metrics(indexes, {"host": {}}, ())
     assert tables.not_applicable_rows(metrics) == [
         {"variant": "a.tflite.fp32, b.tflite.fp32", "reason": "no TFLite converter",
          "variants": ["a.tflite.fp32", "b.tflite.fp32"]}]
     assert tables.failed_rows(metrics) == [{"variant": "c.onnx.fp32", "error": "KeyError: 'x'"}]
-    md = markdown.render(model.build([], {}, tables.not_applicable_rows(metrics), 1,
+    md = markdown.render(model.build([], tables.not_applicable_rows(metrics), 1,
                                       failed=tables.failed_rows(metrics)))
     assert "## Failed" in md and "KeyError: 'x'" in md and md.count("no TFLite converter") == 1
 
@@ -244,8 +262,7 @@ def test_the_class_a_quantized_variant_loses_is_named():
                "int8": {"m.onnx.int8": {"status": "ok", "size_bytes": 40}}}
     ref = {**host_bench(0.9, 1.0, 10.0, [0, 1]), "per_class_accuracy": {"a": 0.9, "b": 0.9}}
     lossy = {**host_bench(0.85, 0.95, 5.0, [0, 0]), "per_class_accuracy": {"a": 0.95, "b": 0.75}}
-    metrics = tables.build_metrics(indexes, {"host": {"fp32": {"m.onnx.fp32": ref}, "int8": {"m.onnx.int8": lossy}}},
-                                   [])
+    metrics = build_metrics(indexes, {"host": {"fp32": {"m.onnx.fp32": ref}, "int8": {"m.onnx.int8": lossy}}}, ())
     assert metrics["m.onnx.int8"]["per_class_accuracy"] == {"a": 0.95, "b": 0.75}
     [row] = tables.class_loss_rows(metrics)
     assert (row["variant"], row["class"]) == ("m.onnx.int8", "b") and row["change"] == pytest.approx(-0.15)

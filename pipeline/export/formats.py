@@ -12,6 +12,11 @@ class Format:
     runtime: str  # key of pipeline.bench.runtimes.RUNTIMES
     feature_input_format: str | None = None  # where an end-to-end variant's feature-input twin lives (None: here)
 
+    @property
+    def is_tflite(self) -> bool:
+        """A TFLite flatbuffer (TFLite Micro's kind of file too)."""
+        return self.runtime == "litert"
+
 
 FORMATS: dict[str, Format] = {
     f.name: f

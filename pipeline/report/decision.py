@@ -3,14 +3,14 @@
 accuracy, cost and size; when nothing fits, which constraint each close candidate breaks and by how much;
 and whether the reduction targets against fp32 on the same core are met, by which variant.
 
-The cost per target is its own figure, stated with the decision: on the host the measured p50; on an
-emulated core the estimated device latency from the exact instruction count (an estimate). Pure functions
-over the metrics dict (reports/metrics.json) and plain dicts of constraints.
+The cost per target is its kind's own figure, stated with the decision (pipeline/targets/<kind>_report.py:
+the measured p50 on the host, an estimate from exact instruction counts on an emulated core). Pure
+functions over the metrics dict (reports/metrics.json) and plain dicts of constraints.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Callable
 
 from pydantic import Field
 
@@ -36,26 +36,13 @@ class ShipConstraints(Strict):
 
 METRICS_KEY = "ship"  # the decisions' top-level key in reports/metrics.json, beside the variants
 
-COST_LABELS = {  # by target role (pipeline/targets/registry.py)
-    "host": "measured p50 latency on this host (wall time)",
-    "emulated": "estimated device latency: exact instruction count / (IPC x clock), nominal figures (an estimate)",
-    "remote": "measured p99 on loopback at the lowest offered rate + the modelled network round trip (rtt_ms)",
-}
-# Each role's cost field in a variant's target entry, in the order they are looked for.
-COST_FIELDS = ("estimated_device_latency_us", "remote_cost_us", "latency_p50_us")
+Cost = Callable[[dict], "float | None"]  # a variant's metrics -> its cost on the target (the kind's figure)
 
 
-def cost_us(m: dict, target: str) -> float | None:
-    t = m.get(target)
-    if m.get("status") != "ok" or not isinstance(t, dict) or t.get("status") != "ok":
-        return None
-    return next((t[k] for k in COST_FIELDS if t.get(k) is not None), None)
-
-
-def candidates(metrics: dict, target: str) -> list[dict]:
+def candidates(metrics: dict, cost_of: Cost) -> list[dict]:
     rows = []
     for vid, m in sorted(metrics.items()):
-        cost = cost_us(m, target) if isinstance(m, dict) else None
+        cost = cost_of(m) if isinstance(m, dict) else None
         if cost is not None:
             rows.append({"variant": vid, "model": m["model"], "format": m["format"], "quantization": m["quantization"],
                          "accuracy": m["accuracy"], "cost_us": cost, "size_bytes": m["size_bytes"],
@@ -118,12 +105,12 @@ def reduction_check(rows: list[dict], wanted: dict | None) -> dict | None:
             "cost_short_by": round(max(0.0, wanted["min_cost_ratio"] - best["cost_ratio"]), 3)}
 
 
-def decide(metrics: dict, target: str, limits: dict, role: str) -> dict:
-    """The decision for one target (a JSON-able dict, the metrics' `ship.<target>`)."""
-    rows = candidates(metrics, target)
+def decide(metrics: dict, target: str, limits: dict, label: str, cost_of: Cost) -> dict:
+    """The decision for one target (a JSON-able dict, the metrics' `ship.<target>`); label: what its cost is."""
+    rows = candidates(metrics, cost_of)
     fp32 = [m["accuracy"] for m in metrics.values()
             if isinstance(m, dict) and m.get("status") == "ok" and m["quantization"] == REFERENCE_LEVEL]
-    decision = {"cost": COST_LABELS[role], "constraints": dict(limits),
+    decision = {"cost": label, "constraints": dict(limits),
                 "candidates": len(rows)}
     if not rows:
         return {**decision, "pick": None, "why": f"no variant was measured on {target} (skipped or not built)"}
@@ -161,6 +148,6 @@ def _relative_excess(broken: dict[str, float], limits: dict) -> float:
     return total
 
 
-def decide_all(metrics: dict, ship: dict[str, dict], roles: dict[str, str]) -> dict[str, dict]:
-    """roles: target -> its role ("host", "emulated", "remote")."""
-    return {target: decide(metrics, target, limits, roles[target]) for target, limits in ship.items()}
+def decide_all(metrics: dict, ship: dict[str, dict], costs: dict[str, tuple[str, Cost]]) -> dict[str, dict]:
+    """costs: target -> (what its cost is, how to read it from a variant's metrics)."""
+    return {target: decide(metrics, target, limits, *costs[target]) for target, limits in ship.items()}

@@ -140,15 +140,6 @@ HOST_COLUMNS = (
     Column("Speed-up vs fp32", "speedup_vs_fp32", _x),
 )
 
-TARGET_COLUMNS = (
-    _text("Variant", "variant"),
-    Column("Instructions / inference", "instructions_per_inference", _fixed(",d")),
-    Column("vs fp32", "instructions_vs_fp32", _x),
-    Column("Estimated device latency (µs, estimate)", "estimated_device_latency_us", _fixed(",.1f")),
-    Column("Emulated p50 (µs, QEMU wall time)", "emulated_latency_p50_us", _fixed(",.0f")),
-    Column("Top-1 agreement with host", "host_agreement", _pct),
-)
-
 PARITY_COLUMNS = (
     _text("End-to-end variant", "variant"),
     Column("MFCC max abs diff vs librosa", "mfcc_max_abs_diff", _fixed(".1e")),
@@ -236,7 +227,7 @@ def host_sections(host: list[dict], threads: int) -> list[Section]:
 def e2e_section(title: str, rows: list[dict], hop_ms: float, estimate: bool) -> list[Section]:
     if not rows:
         return []
-    kind = (("estimated device latency (instructions / (IPC × clock)): an ", Strong("estimate")) if estimate
+    kind = (("estimated device latency (instructions × CPI / clock, nominal figures): an ", Strong("estimate")) if estimate
             else ("measured p50 on the host",))
     note = ("Times are the ", *kind,
             ". Inference is the matching feature-input variant measured in the same run; feature extraction is the "
@@ -250,31 +241,6 @@ def e2e_section(title: str, rows: list[dict], hop_ms: float, estimate: bool) -> 
                     plots=(plot,))]
 
 
-def target_section(name: str, target: dict, rows: list[dict]) -> Section:
-    clips = target.get("agreement_clips")
-    note = ("QEMU user mode, ", Code(f"-cpu {target['cpu']}"),
-            ". Instructions are counted exactly inside the inference region (deterministic). The device latency is "
-            "an ", Strong("estimate"), f": instructions / (IPC {target['ipc']} × {target['clock_ghz']} GHz), both "
-            "nominal figures from params.yaml. Emulated p50 is wall time under QEMU on this host, ", Strong("not"),
-            " device time." + (f" Agreement with the host: top-1 on the first {clips} test clips." if clips else ""))
-    ok = [r for r in rows if r["status"] == "ok"]
-    mismatched = [r for r in ok if r["host_mismatches"]]
-    skipped = [r for r in rows if r["status"] != "ok"]
-    remarks = []
-    if mismatched:
-        remarks.append(("Outputs differing from the host: "
-                        + ", ".join(f"{r['variant']} ({r['host_mismatches']} clips)" for r in mismatched),))
-    if skipped:
-        remarks.append((f"Skipped: {skipped[0]['reason']}",))
-    if not ok:
-        return Section(name, badge="emulated", notes=(note, (Em("No variant ran on this target."),)),
-                       remarks=tuple(remarks))
-    plot = _bars(ok, "instructions_per_inference", "instructions per inference (log scale)",
-                 f"{name}: instructions per inference")
-    return Section(name, badge="emulated", notes=(note,), table=Table(tuple(ok), TARGET_COLUMNS), plots=(plot,),
-                   remarks=tuple(remarks))
-
-
 def training_section(history: list[dict]) -> Section:
     epochs = [int(r["epoch"]) for r in history]
     series = tuple((key, epochs, [float(r[key]) for r in history]) for key in ("accuracy", "val_accuracy"))
@@ -285,13 +251,11 @@ def training_section(history: list[dict]) -> Section:
     return Section("Training", notes=(note,), plots=(plot,))
 
 
-def build(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_applicable: list[dict], threads: int,
-          parity: list[dict] = (), e2e: dict[str, list[dict]] | None = None, hop_ms: float = 20.0,
+def build(host: list[dict], not_applicable: list[dict], threads: int, parity: list[dict] = (),
           kernels: list[dict] = (), history: list[dict] = (), failed: list[dict] = (),
           class_loss: list[dict] = (), lead: Section | None = None, quant_error: list[dict] = (),
-          remote: tuple[Section, ...] = ()) -> Report:
-    """targets: emulated target -> (its params, tables.target_rows); e2e: target ("host" too) -> e2e rows."""
-    e2e = e2e or {}
+          targets: tuple[Section, ...] = ()) -> Report:
+    """targets: every target kind's sections, in the registry's order (pipeline/targets/kinds.py)."""
     title, *sections = host_sections(host, threads)
     sections = [title, *([lead] if lead else []), *sections]  # the report leads with its answer
     if kernels:
@@ -303,11 +267,7 @@ def build(host: list[dict], targets: dict[str, tuple[dict, list[dict]]], not_app
                                 plots=(_bars(parity, "mfcc_max_abs_diff",
                                              "max |MFCC difference| vs librosa (log scale; target 1e-3)",
                                              "Front-end parity", floor=1e-9),)))
-    sections += e2e_section("Host", e2e.get("host", []), hop_ms, estimate=False)
-    for name, (target, rows) in targets.items():
-        sections.append(target_section(name, target, rows))
-        sections += e2e_section(name, e2e.get(name, []), hop_ms, estimate=True)
-    sections += remote
+    sections += targets
     if quant_error:
         sections.append(Section("Quantization error per layer", level=3, notes=((QUANT_ERROR_NOTE,),),
                                 table=Table(tuple(quant_error), QUANT_ERROR_COLUMNS)))

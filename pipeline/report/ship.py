@@ -49,10 +49,10 @@ SHIP_COLUMNS = (
 )
 
 
-def ship_rows(decisions: dict[str, dict]) -> list[dict]:
+def ship_rows(ctx) -> list[dict]:
     rows = []
-    for target, d in decisions.items():
-        kind = "estimate" if "estimate" in d["cost"] else "measured"
+    for target, d in ctx.decisions.items():
+        kind = "estimate" if ctx.estimate(target) else "measured"
         rows.append({"target": target, "pick": d.get("pick") or "nothing fits", "accuracy": d.get("accuracy"),
                      "cost": f"{_cost(d.get('cost_us'))} ({kind})" if d.get("pick") else "–",
                      "size_bytes": d.get("size_bytes"), "margins": _margins(d), "reduction": _reduction(d),
@@ -60,22 +60,23 @@ def ship_rows(decisions: dict[str, dict]) -> list[dict]:
     return rows
 
 
-def pareto_plot(metrics: dict, target: str, decision: dict) -> Plot | None:
-    rows = candidates(metrics, target)
+def pareto_plot(ctx, target: str, decision: dict) -> Plot | None:
+    rows = candidates(ctx.metrics, lambda m: ctx.cost_us(m, target))
     if not rows:
         return None
     front = set(decision.get("pareto_front", [])) | ({decision["pick"]} if decision.get("pick") else set())
-    kind = "estimated device latency" if "estimate" in decision["cost"] else "measured host p50"
+    kind = "estimated device latency" if ctx.estimate(target) else "measured cost"
     points = tuple(Point(r["cost_us"], 100 * r["accuracy"], r["model"], MARKERS.get(r["format"], "^"),
                          r["variant"] if r["variant"] in front else "") for r in rows)
     return Plot("scatter", f"{target}: accuracy vs cost (labelled: the pick and the Pareto front of accuracy, cost, size)",
                 f"{kind} per inference (µs, log scale)", points, ylabel="test accuracy (%)")
 
 
-def ship_section(decisions: dict[str, dict], metrics: dict) -> Section:
+def ship_section(ctx) -> Section:
     note = ("Per target, the most accurate built variant that meets its constraints (params.yaml, ship; ties: the "
             "cheaper, then the smaller). Cost is each target's own figure: measured p50 on the host; on an emulated "
-            "core the estimated device latency from the exact instruction count (an estimate, nominal IPC and clock). "
+            "core the estimated device latency from the exact instruction count (an estimate, the device's nominal "
+            "CPI and clock); for a served target the measured p99 on loopback plus the modelled round trip. "
             "Accuracy is on the test split; the loss budget is against the best fp32 variant.")
-    plots = tuple(p for t, d in decisions.items() if (p := pareto_plot(metrics, t, d)) is not None)
-    return Section("What to ship", notes=(note,), table=Table(tuple(ship_rows(decisions)), SHIP_COLUMNS), plots=plots)
+    plots = tuple(p for t, d in ctx.decisions.items() if (p := pareto_plot(ctx, t, d)) is not None)
+    return Section("What to ship", notes=(note,), table=Table(tuple(ship_rows(ctx)), SHIP_COLUMNS), plots=plots)

@@ -6,8 +6,8 @@ Pure functions: they take parsed JSON and return data; the report stage does the
 from __future__ import annotations
 
 import math
+from typing import Callable
 
-import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.variants import REFERENCE_LEVEL, feature_input_twin, is_e2e, split_variant_id, variant_id
@@ -18,11 +18,13 @@ PARITY_FIELDS = ("mfcc_max_abs_diff", "mfcc_mean_abs_diff")  # end-to-end varian
 # The host's optimised kernels against the runtime's reference kernels on the same file (test split).
 KERNEL_FIELDS = ("reference_kernel_agreement", "reference_kernel_accuracy")
 KERNEL_AGREEMENT_FLOOR = 0.99  # below this, the report names the variant: the host's kernels change its answers
-EMULATED_FIELDS = ("instructions_per_inference", "emulated_latency_p50_us", "estimated_device_latency_us",
-                   "host_agreement", "host_mismatches", "agreement_clips")
-# Every number build_metrics can write, whether or not a run measured it (a skipped target still has names).
+
+# The numbers the target kinds' report hooks write into a target's entry (pipeline/targets/*_report.py).
+TARGET_FIELDS = ("instructions_per_inference", "emulated_latency_p50_us", "estimated_device_latency_us",
+                 "host_agreement", "host_mismatches", "agreement_clips", "loopback_p99_us", "remote_cost_us")
+# Every number the report can write, whether or not a run measured it (a skipped target still has names).
 METRIC_FIELDS = frozenset(("size_bytes", "accuracy", "agreement", *PARITY_FIELDS, *HOST_FIELDS, *KERNEL_FIELDS,
-                           *EMULATED_FIELDS))
+                           *TARGET_FIELDS))
 
 
 class StaleResults(PipelineError):
@@ -34,27 +36,11 @@ def host_target_entry(b: dict) -> dict:
     return {"status": "ok", **{k: rec[k] for k in HOST_FIELDS}, **{k: b[k] for k in KERNEL_FIELDS if k in b}}
 
 
-def emulated_target_entry(b: dict, host_predictions: list[int]) -> dict:
-    if b["status"] != "ok":
-        return {"status": b["status"], "reason": b["reason"]}
-    rec = b["record"]
-    pred = np.asarray(rec["predictions"])
-    host = np.asarray(host_predictions)[: len(pred)]  # an emulated target checks the first clips only
-    return {
-        "status": "ok",
-        "instructions_per_inference": b["instructions_per_inference"],
-        "emulated_latency_p50_us": rec["latency_p50_us"],
-        "estimated_device_latency_us": b["estimated_device_latency_us"],
-        "host_agreement": round(float(np.mean(pred == host)), 6),
-        "host_mismatches": int(np.sum(pred != host)),
-        "agreement_clips": len(pred),
-    }
-
-
-def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], emulated: list[str],
-                  remote: list[str] = ()) -> dict:
-    """indexes: level -> convert index; bench: target -> level -> benchmark entries. remote: the targets
-    whose benchmark entries are copied as measured (http and mcu kinds)."""
+def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], scoring: str,
+                  entries: dict[str, Callable[[dict, dict], dict]]) -> dict:
+    """indexes: level -> convert index; bench: target -> level -> benchmark entries. scoring: the target whose
+    entries carry each variant's accuracy; entries: target -> its kind's hook making the metrics entry from
+    its benchmark entry and the scoring one."""
     metrics: dict[str, dict] = {}
     for level, index in indexes.items():
         for vid, entry in sorted(index.items()):
@@ -63,31 +49,26 @@ def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], e
             if entry["status"] != "ok":  # not_applicable: its reason; failed: the error
                 metrics[vid] = {**m, **{k: entry[k] for k in ("reason", "error") if k in entry}}
                 continue
-            host = bench.get("host", {}).get(level, {}).get(vid)
-            if host is None:
-                raise StaleResults(f"{vid} was built but has no host benchmark result (run: dvc repro)")
+            scored = bench.get(scoring, {}).get(level, {}).get(vid)
+            if scored is None:
+                raise StaleResults(f"{vid} was built but has no {scoring} benchmark result (run: dvc repro)")
             if "quant_error" in entry:
                 m["quant_error"] = entry["quant_error"]
-            m.update(size_bytes=entry["size_bytes"], accuracy=host["accuracy"], agreement=host["agreement"],
-                     per_class_accuracy=host["per_class_accuracy"],
-                     **{k: host[k] for k in PARITY_FIELDS if k in host}, host=host_target_entry(host))
-            if "tflm" in host:  # TFLite Micro's verdict on the file (pipeline/bench/tflm.py)
-                m["tflm"] = host["tflm"]
-            for target in emulated:
+            m.update(size_bytes=entry["size_bytes"], accuracy=scored["accuracy"], agreement=scored["agreement"],
+                     per_class_accuracy=scored["per_class_accuracy"],
+                     **{k: scored[k] for k in PARITY_FIELDS if k in scored})
+            if "tflm" in scored:  # TFLite Micro's verdict on the file (pipeline/bench/tflm.py)
+                m["tflm"] = scored["tflm"]
+            for target, make in entries.items():
                 b = bench.get(target, {}).get(level, {}).get(vid)
                 if b is None:
                     raise StaleResults(f"{vid} has no result for target {target} (run: dvc repro)")
-                m[target] = emulated_target_entry(b, host["record"]["predictions"])
-            for target in remote:  # the entry as measured (the load test's; the Cortex-M firmware's)
-                b = bench.get(target, {}).get(level, {}).get(vid)
-                if b is None:
-                    raise StaleResults(f"{vid} has no result for target {target} (run: dvc repro)")
-                m[target] = b
+                m[target] = make(b, scored)
             metrics[vid] = m
     return metrics
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
+def ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or b == 0 or (isinstance(a, float) and math.isnan(a)):
         return None
     return a / b
@@ -108,22 +89,23 @@ def ordered(metrics: dict) -> list[tuple[str, dict]]:
                                                    order.index(kv[1]["quantization"])))
 
 
-def host_rows(metrics: dict) -> list[dict]:
+def host_rows(metrics: dict, host: str) -> list[dict]:
+    """The variants' own table: size, accuracy, agreement and the scoring target's (the host's) latency."""
     rows = []
     for vid, m in ordered(metrics):
         if m["status"] != "ok":
             continue
         ref = reference_of(metrics, vid)
-        p50 = m["host"]["latency_p50_us"]
+        p50 = m[host]["latency_p50_us"]
         rows.append({
             "variant": vid, "model": m["model"], "format": m["format"], "quantization": m["quantization"],
-            "size_bytes": m["size_bytes"], "size_vs_fp32": _ratio(m["size_bytes"], ref and ref["size_bytes"]),
+            "size_bytes": m["size_bytes"], "size_vs_fp32": ratio(m["size_bytes"], ref and ref["size_bytes"]),
             "accuracy": m["accuracy"],
             "accuracy_change_vs_fp32": None if ref is None else m["accuracy"] - ref["accuracy"],
-            "agreement": m["agreement"], "latency_p50_us": p50, "latency_p99_us": m["host"]["latency_p99_us"],
-            "speedup_vs_fp32": _ratio(ref and ref["host"]["latency_p50_us"], p50),
-            "load_ms": m["host"]["load_ms"], "peak_rss_mb": m["host"]["peak_rss_mb"],
-            **{k: m["host"][k] for k in KERNEL_FIELDS if k in m["host"]},
+            "agreement": m["agreement"], "latency_p50_us": p50, "latency_p99_us": m[host]["latency_p99_us"],
+            "speedup_vs_fp32": ratio(ref and ref[host]["latency_p50_us"], p50),
+            "load_ms": m[host]["load_ms"], "peak_rss_mb": m[host]["peak_rss_mb"],
+            **{k: m[host][k] for k in KERNEL_FIELDS if k in m[host]},
         })
     return rows
 
@@ -134,27 +116,13 @@ def kernel_deviation_rows(host: list[dict]) -> list[dict]:
     return [r for r in host if r.get("reference_kernel_agreement", 1.0) < KERNEL_AGREEMENT_FLOOR]
 
 
-def target_rows(metrics: dict, target: str) -> list[dict]:
-    rows = []
-    for vid, m in ordered(metrics):
-        t = m.get(target)
-        if m["status"] != "ok" or t is None:
-            continue
-        if t["status"] != "ok":
-            rows.append({"variant": vid, "status": t["status"], "reason": t["reason"]})
-            continue
-        ref = reference_of(metrics, vid)
-        ref_t = ref.get(target) if ref else None
-        ref_ok = ref_t if ref_t and ref_t["status"] == "ok" else None
-        rows.append({
-            "variant": vid, "status": "ok", "instructions_per_inference": t["instructions_per_inference"],
-            "instructions_vs_fp32": _ratio(t["instructions_per_inference"],
-                                           ref_ok and ref_ok["instructions_per_inference"]),
-            "estimated_device_latency_us": t["estimated_device_latency_us"],
-            "emulated_latency_p50_us": t["emulated_latency_p50_us"],
-            "host_agreement": t["host_agreement"], "host_mismatches": t["host_mismatches"],
-        })
-    return rows
+def target_cost_rows(metrics: dict, targets) -> list[dict]:
+    """Every exact instruction count and the estimate made from it, per target (a DVC plot)."""
+    return [{"target": t, "variant": vid, "instructions_per_inference": e["instructions_per_inference"],
+             "estimated_device_latency_us": e["estimated_device_latency_us"]}
+            for t in targets for vid, m in sorted(metrics.items())
+            if isinstance(e := m.get(t), dict) and e.get("status") == "ok"
+            and e.get("instructions_per_inference") is not None and e.get("estimated_device_latency_us") is not None]
 
 
 def not_applicable_rows(metrics: dict) -> list[dict]:
@@ -210,18 +178,15 @@ def failed_rows(metrics: dict) -> list[dict]:
     return [{"variant": vid, "error": m["error"]} for vid, m in ordered(metrics) if m["status"] == "failed"]
 
 
-def _cost(m: dict, target: str) -> tuple[float | None, int | None]:
-    """(latency in µs, instructions) of one variant on one target: measured p50 on the host,
-    the estimated device latency and the exact count on an emulated target."""
-    t = m.get(target) if m else None
-    if not t or t.get("status") != "ok":
-        return None, None
-    if target == "host":
-        return t["latency_p50_us"], None
-    return t["estimated_device_latency_us"], t["instructions_per_inference"]
+def _cost(ctx, vid: str, target: str) -> tuple[float | None, int | None]:
+    """(cost in µs, instructions) of one variant on one target: its kind's cost figure and the exact count
+    where the kind has one."""
+    m = ctx.metrics.get(vid)
+    cost = ctx.cost_us(m, target)
+    return cost, None if cost is None else m[target].get("instructions_per_inference")
 
 
-def e2e_rows(metrics: dict, target: str, clip_seconds: float, hop_ms: float) -> list[dict]:
+def e2e_rows(ctx, target: str) -> list[dict]:
     """End-to-end variants split into feature extraction and inference.
 
     The classifier part is the matching feature-input variant (same format and level, measured in
@@ -229,23 +194,23 @@ def e2e_rows(metrics: dict, target: str, clip_seconds: float, hop_ms: float) -> 
     and None where the end-to-end figure is not above the classifier's (noise on the host).
     """
     rows = []
-    for vid, m in ordered(metrics):
+    for vid, m in ordered(ctx.metrics):
         if m["status"] != "ok" or not is_e2e(m["model"]):
             continue
-        total, total_instr = _cost(m, target)
+        total, total_instr = _cost(ctx, vid, target)
         if total is None:
             continue
         clf_id = feature_input_twin(m["model"], m["format"], m["quantization"])
-        clf, clf_instr = _cost(metrics.get(clf_id), target)
+        clf, clf_instr = _cost(ctx, clf_id, target)
         # Not above the classifier's own p50: the difference is timing noise, not a cost; shown as "–".
         front = None if clf is None or total <= clf else total - clf
         rows.append({
             "variant": vid, "classifier": clf_id, "total_us": total, "classifier_us": clf, "features_us": front,
-            "features_share": _ratio(front, total),
+            "features_share": ratio(front, total),
             "total_instructions": total_instr,
-            "features_instructions": None if clf_instr is None else total_instr - clf_instr,
-            "rtf_clip": total / (clip_seconds * 1e6),
-            "streaming_load": total / (hop_ms * 1e3),
+            "features_instructions": None if clf_instr is None or total_instr is None else total_instr - clf_instr,
+            "rtf_clip": total / (ctx.clip_seconds * 1e6),
+            "streaming_load": total / (ctx.hop_ms * 1e3),
         })
     return rows
 

@@ -16,9 +16,8 @@ import numpy as np
 
 from pipeline.bench.runtimes import RUNTIMES, Runner
 from pipeline.export.formats import FORMATS
-from pipeline.models.families import FAMILIES, family_of
 from pipeline.runtime.bundle import Bundle, BundleError, check_samples, open_bundle
-from pipeline.variants import split_variant_id, variant_id
+from pipeline.variants import E2E_SUFFIX, is_e2e, split_variant_id, variant_id
 
 # Which runtime to try when a bundle's own is missing, and the module that proves it is installed.
 RUNTIME_ORDER = ("litert", "onnxruntime")
@@ -43,10 +42,10 @@ class Hop:
 
 def require_raw_audio(bundle: Bundle) -> None:
     meta = bundle.meta
-    if not family_of(meta["model"]).raw_audio:
-        raw = [name for name, fam in FAMILIES.items() if fam.raw_audio]
+    if not is_e2e(meta["model"]):
+        model, fmt, level = split_variant_id(meta["variant"])
         raise StreamError(f"{meta['variant']} takes {meta['input'].get('layout', 'MFCC features')}, not audio; "
-                          f"only end-to-end bundles take audio (models {raw})")
+                          f"only end-to-end bundles take audio, such as {variant_id(model + E2E_SUFFIX, fmt, level)}")
 
 
 def _twins(bundle: Bundle) -> list[Bundle]:

@@ -1,11 +1,11 @@
-"""The Cortex-M target kind (`kind: mcu`): per level, each variant's entry on one core.
+"""The mcu kind's runner: per level, each variant's entry on one core.
 
 - a scikit-learn model's fp32 entry: its C (pipeline/targets/mcu_codegen.py) built and run bare-metal on the
   core's QEMU board over the whole test split: exact instructions per inference, flash, RAM, agreement with
   the host model's predictions on the same clips;
-- a TFLite variant: an estimate (status `estimate`): its MACs from the flatbuffer; the report turns them into
-  cycles with the cycles per MAC measured here on the same core (`calibration`: the mlp's exact count,
-  without the front), and takes the RAM from TFLite Micro's arena (the host benchmark);
+- a TFLite variant: an estimate (status `estimate`): its MACs from the flatbuffer; the report
+  (pipeline/targets/mcu_report.py) turns them into cycles with the cycles per MAC measured here on the same
+  core (the mlp's exact count, without the front), and takes the RAM from TFLite Micro's arena;
 - anything else: not_applicable, with the reason.
 """
 
@@ -17,45 +17,23 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import field_validator
 
+from pipeline import catalog as cat
 from pipeline.bench.tflm import count_macs
 from pipeline.export.formats import FORMATS
 from pipeline.log import info
 from pipeline.models.families import family_of
-from pipeline.schema import PositiveFloat, Strict, one_of
-from pipeline.targets import mcu, mcu_codegen
+from pipeline.targets import mcu_board as mcu
+from pipeline.targets import mcu_codegen
 from pipeline.variants import REFERENCE_LEVEL, is_e2e
 
-CALIBRATION_ESTIMATOR = "mlp"  # the estimator type whose work is MACs: its exact count gives cycles per MAC
 FRONT_ONLY = mcu_codegen.Generated("int32_t classify(const float *features) { return features[0] > 0.0f; }\n",
                                    "none (the front alone)", 0)
 
 
-class McuTarget(Strict):
-    """An emulated Cortex-M core on a QEMU system board. clock_mhz and cpi (cycles per instruction) are
-    nominal figures, used only for the estimated device latency (instructions x cpi / clock)."""
-
-    kind: Literal["mcu"]
-    core: str
-    clock_mhz: PositiveFloat
-    cpi: PositiveFloat
-    required: bool  # true: a missing toolchain or emulator fails the stage; false: the target is skipped
-
-    @field_validator("core")
-    @classmethod
-    def _modelled(cls, v: str) -> str:
-        return one_of("core", v, mcu.MCU_CORES, "pipeline/targets/mcu.py")
-
-
-def _tflite(job: dict) -> bool:
-    """A TFLite flatbuffer (the tflite and tflm formats): TFLite Micro's kind of file."""
-    return FORMATS[job["format"]].runtime == "litert"
-
-
 def _not_applicable(job: dict, level: str) -> str:
     model = job["model"]
-    if not _tflite(job) and family_of(model).name.startswith("keras"):
+    if not FORMATS[job["format"]].is_tflite and family_of(model).name.startswith("keras"):
         return "no ONNX runtime for Cortex-M is installable here; its TFLite twin carries the estimate"
     if is_e2e(model):
         return "the C takes the MFCC matrix (no C MFCC front here): the feature-input fp32 entry has the counts"
@@ -72,11 +50,11 @@ def _firmware(core: mcu.McuCore, source: str, gen: mcu_codegen.Generated, n_valu
     return {**mcu.sizes(elf, core), **ran, "sha256": hashlib.sha256(elf.read_bytes()).hexdigest()}
 
 
-def exact_entry(target: McuTarget, job: dict, X: np.ndarray, front: dict, workdir: Path) -> dict:
+def exact_entry(target, job: dict, X: np.ndarray, front: dict, workdir: Path) -> dict:
     from pipeline.models.sklearn_models import estimator_type_of, features, loads
 
     core = mcu.MCU_CORES[target.core]
-    model = loads((family_of(job["model"]).source_dir(job["model"]) / "model.skops").read_bytes())
+    model = loads((family_of(job["model"]).source_dir(job["model"]) / cat.SKLEARN_MODEL_FILE).read_bytes())
     # The host model's own predict(), which the generated C implements: for the SVC its one-vs-one vote
     # (its ONNX artefact answers with the argmax of Platt-scaled probabilities, which can differ).
     host = model.predict(features(X))
@@ -92,7 +70,6 @@ def exact_entry(target: McuTarget, job: dict, X: np.ndarray, front: dict, workdi
         "status": "ok", "method": "exact", "generator": gen.generator, "core": core.name, "board": core.machine,
         "instructions_per_inference": instructions, "instructions_min": min(per), "instructions_max": max(per),
         "front_instructions": front["instructions_per_inference"], "macs": gen.macs,
-        "estimated_device_latency_us": round(instructions * target.cpi / target.clock_mhz, 3),
         "flash_bytes": fw["flash_bytes"],
         "ram_bytes": fw["data_bytes"] + fw["bss_bytes"] + fw["stack_bytes"] + fw["heap_bytes"],
         "stack_bytes": fw["stack_bytes"], "heap_bytes": fw["heap_bytes"], "estimator": estimator, "front_flash_bytes": front["front_flash_bytes"],
@@ -101,7 +78,7 @@ def exact_entry(target: McuTarget, job: dict, X: np.ndarray, front: dict, workdi
     }
 
 
-def front_baseline(target: McuTarget, X: np.ndarray, workdir: Path) -> dict:
+def front_baseline(target, X: np.ndarray, workdir: Path) -> dict:
     """The firmware with the front (summary statistics and scaler) and no classifier, and the harness alone:
     what every scikit-learn model's count and flash include before its own work."""
     core = mcu.MCU_CORES[target.core]
@@ -117,13 +94,13 @@ def estimate_entry(job: dict) -> dict:
             "flash_bytes": job["size_bytes"]}
 
 
-def run_harness_mcu(target: McuTarget, spec: dict, workdir: Path) -> dict[str, dict]:
+def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
     mcu.check_available()
     level = spec["level"]
     entries, front = {}, None
     for job in spec["jobs"]:
         exact = family_of(job["model"]).name == "sklearn" and level == REFERENCE_LEVEL
-        if _tflite(job):
+        if FORMATS[job["format"]].is_tflite:
             entries[job["id"]] = estimate_entry(job)
         elif not exact:
             entries[job["id"]] = {"status": "not_applicable", "reason": _not_applicable(job, level)}

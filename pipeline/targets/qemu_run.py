@@ -1,4 +1,4 @@
-"""The emulated targets: the same harness inside the aarch64 Python under QEMU user mode.
+"""The qemu kind's runner: the same harness inside the aarch64 Python under QEMU user mode.
 
 Each variant runs in an emulated process of its own, inside a fresh guest workspace that holds
 only that variant's artefact and inputs under fixed names. Its instruction count then depends on
@@ -16,35 +16,13 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
-
-from pydantic import field_validator
 
 from pipeline.log import info
-from pipeline.schema import PositiveFloat, PositiveInt, Strict, one_of
-from pipeline.targets import qemu
+from pipeline.targets import qemu_user as qemu
 
 # Counted calls: one region per call on each of the first COUNT_INPUTS test clips; the figure is the
 # mean over them (the count is exact and repeatable; the clips differ a little in cost).
 COUNT_INPUTS = 5
-
-
-class QemuTarget(Strict):
-    """An emulated aarch64 core (QEMU user mode, -cpu pinned). clock_ghz and ipc are nominal figures,
-    used only for the estimated device latency (instructions / (ipc * clock)): edit them for your board."""
-
-    kind: Literal["qemu"]
-    cpu: str
-    clock_ghz: PositiveFloat
-    ipc: PositiveFloat
-    runs: PositiveInt             # timed and counted calls per variant (the count is exact: no repeats needed)
-    agreement_clips: PositiveInt  # test clips whose top-1 is compared with the host's
-    required: bool                # true: a missing emulator fails the stage; false: the target is skipped
-
-    @field_validator("cpu")
-    @classmethod
-    def _modelled(cls, v: str) -> str:
-        return one_of("cpu", v, qemu.CPUS, "pipeline/targets/boards.py")
 
 
 def stage_job(job: dict, workspace: Path, agreement_clips: int) -> dict:
@@ -77,7 +55,9 @@ def instructions_per_inference(counts: dict, settings: dict, vid: str, cpu: str)
     return round(sum(regions) / len(regions))
 
 
-def run_harness_qemu(target: QemuTarget, spec: dict, workdir: Path) -> dict[str, dict]:
+def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
+    """Per variant: the exact instruction count per inference and the harness record (QEMU wall time and
+    the first clips' predictions, which the report compares with the host's)."""
     qemu.check_available()
     # Emulation is 20-100x slower: a few timed calls (QEMU wall time is not device time anyway).
     settings = {**spec, "warmup": min(spec["warmup"], 2), "runs": target.runs, "load_repeats": 1,
@@ -103,4 +83,7 @@ def run_harness_qemu(target: QemuTarget, spec: dict, workdir: Path) -> dict[str,
 
     # Threads only wait on the emulator processes; each holds one host CPU while its guest runs.
     with ThreadPoolExecutor(max_workers=len(cpus)) as pool:
-        return dict(zip((job["id"] for job in spec["jobs"]), pool.map(run_on_free_cpu, spec["jobs"])))
+        records = dict(zip((job["id"] for job in spec["jobs"]), pool.map(run_on_free_cpu, spec["jobs"])))
+    return {j["id"]: {"status": "ok", "model": j["model"], "instructions_per_inference":
+                      records[j["id"]]["instructions_per_inference"], "record": records[j["id"]]}
+            for j in spec["jobs"]}

@@ -1,7 +1,7 @@
-"""The remote alternative to on-device inference: each end-to-end variant served by `python -m pipeline serve`
-on 127.0.0.1 (a free port) and driven by the open-loop load generator (pipeline/bench/load.py) at every
-offered rate. The loopback latency is measured; the network round trip is a modelled figure from params
-(`rtt_ms`), kept apart and only added where the report compares remote with on-device."""
+"""The http kind's runner, the remote alternative to on-device inference: each end-to-end variant served by
+`python -m pipeline serve` on 127.0.0.1 (a free port) and driven by the open-loop load generator
+(pipeline/targets/http_load.py) at every offered rate. Only what is measured is recorded: the round trip
+and the budget are the report's (pipeline/targets/http_report.py)."""
 
 from __future__ import annotations
 
@@ -11,38 +11,15 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt, field_validator
 
+from pipeline.bench.child_env import PROJECT_ROOT, harness_env
 from pipeline.errors import PipelineError
-from pipeline.schema import Strict
-from pipeline.targets.host import PROJECT_ROOT, harness_env
+from pipeline.log import info
 
 START_TIMEOUT_S = 120
 BAD_EVERY = 10  # one request in ten carries a payload the server must refuse with a 4xx
-
-
-class HttpTarget(Strict):
-    """`targets.<name>: {kind: http, ...}`: the server on loopback under open-loop load (measured wall time)."""
-
-    kind: Literal["http"]
-    rtt_ms: NonNegativeFloat        # the modelled network round trip added for the comparison (not measured)
-    rates: list[PositiveFloat]      # offered requests per second, one open-loop run each
-    requests: PositiveInt           # arrivals per rate
-    concurrency: PositiveInt        # inferences the server runs at once
-    budget_ms: PositiveFloat        # the per-request budget the loopback p99 is held to
-
-    @field_validator("rates")
-    @classmethod
-    def _distinct(cls, v: list[float]) -> list[float]:
-        if not v:
-            raise ValueError("at least one offered rate (requests per second)")
-        dup = sorted({r for r in v if v.count(r) > 1})
-        if dup:
-            raise ValueError(f"duplicate offered rates {dup}: each rate is run once")
-        return v
 
 
 def _wav(clip: np.ndarray, rate: int) -> bytes:
@@ -86,10 +63,10 @@ class Server:
             return self.proc.wait()
 
 
-def load_test(target: HttpTarget, folder: Path, clip: np.ndarray, sample_rate: int, threads: int) -> dict:
+def load_test(target, folder: Path, clip: np.ndarray, sample_rate: int, threads: int) -> dict:
     import httpx
 
-    from pipeline.bench.load import Payload, open_loop
+    from pipeline.targets.http_load import Payload, open_loop
 
     wav = {"Content-Type": "audio/wav"}
     server = Server(folder, target.concurrency, threads)
@@ -107,30 +84,26 @@ def load_test(target: HttpTarget, folder: Path, clip: np.ndarray, sample_rate: i
             per_rate.append(r)
     finally:
         code = server.stop()
-    within = [r["offered_rps"] for r in per_rate if r["p99_ms"] is not None and r["p99_ms"] <= target.budget_ms
-              and r["errors"] == 0 and r["lost"] == 0]
     lowest = min(per_rate, key=lambda r: r["offered_rps"])
     return {"status": "ok", "rates": per_rate, "errors": sum(r["errors"] for r in per_rate),
-            "lost": sum(r["lost"] for r in per_rate), "server_exit_code": code, "budget_ms": target.budget_ms,
-            "max_rps_within_budget": max(within) if within else None,
-            "loopback_p99_us": None if lowest["p99_ms"] is None else round(lowest["p99_ms"] * 1e3, 3),
-            "rtt_us": round(target.rtt_ms * 1e3, 3),
-            "remote_cost_us": None if lowest["p99_ms"] is None else round((lowest["p99_ms"] + target.rtt_ms) * 1e3, 3)}
+            "lost": sum(r["lost"] for r in per_rate), "server_exit_code": code,
+            "loopback_p99_us": None if lowest["p99_ms"] is None else round(lowest["p99_ms"] * 1e3, 3)}
 
 
-def run_harness_http(target: HttpTarget, spec: dict, workdir: Path) -> dict[str, dict]:
-    """Records by variant id: the load test of every end-to-end variant; feature-input ones not_applicable."""
-    from pipeline.models.families import family_of
+def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
+    """Entries by variant id: the load test of every end-to-end variant; feature-input ones not_applicable."""
     from pipeline.runtime.bundle import open_bundle
 
     records = {}
     for job in spec["jobs"]:
-        if not family_of(job["model"]).raw_audio:
+        if not job["raw_audio"]:
             records[job["id"]] = {"status": "not_applicable",
                                   "reason": "the server takes audio; this variant takes MFCC features"}
             continue
         bundle = open_bundle(Path(job["artefact"]).parent)
-        records[job["id"]] = load_test(target, bundle.folder, np.load(job["inputs"])[0],
-                                       int(bundle.meta["features"]["sample_rate"]), spec["threads"])
+        records[job["id"]] = e = load_test(target, bundle.folder, np.load(job["inputs"])[0],
+                                           int(bundle.meta["features"]["sample_rate"]), spec["threads"])
+        info(f"benchmark@{name}-{spec['level']}: {job['id']}: p99 {e['loopback_p99_us']} us at the lowest rate, "
+             f"{e['errors']} errors, {e['lost']} lost")
     return records
 

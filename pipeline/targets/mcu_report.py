@@ -1,4 +1,4 @@
-"""The report's microcontroller sections: TFLite Micro's verdict per TFLite file, the Cortex-M table (exact
+"""The mcu kind's report hooks and sections: TFLite Micro's verdict per TFLite file, the Cortex-M table (exact
 counts of the C firmware; estimates for TFLite variants, labelled), and one "what fits" line per variant.
 
 An estimate is MACs (from the flatbuffer) x cycles per MAC, the cycles per MAC measured on the same core from
@@ -10,9 +10,20 @@ that have exact counts (front + MACs x cycles per MAC against their count), and 
 from __future__ import annotations
 
 from pipeline.report.model import Column, Section, Table, _fixed, _pct, _text
-from pipeline.targets.mcu import MCU_CORES
-from pipeline.targets.mcu_run import CALIBRATION_ESTIMATOR
 from pipeline.variants import REFERENCE_LEVEL, variant_id
+
+CALIBRATION_ESTIMATOR = "mlp"  # the estimator type whose work is MACs: its exact count gives cycles per MAC
+COST_LABEL = ("estimated device latency: exact instruction count x CPI / clock of the firmware, or MACs x the "
+              "core's measured cycles per MAC for a TFLite file (an estimate)")
+ESTIMATE = True
+
+
+def entry(bench: dict, scored: dict) -> dict:
+    return bench  # the firmware's entry as measured (or the TFLite file's MACs)
+
+
+def cost_us(e: dict) -> float | None:
+    return e.get("estimated_device_latency_us")
 
 ANCHORS = ("Published anchors (other kernels, real boards): MLPerf Tiny v1.1 keyword spotting (DS-CNN) 72.7 ms on a "
            "Cortex-M4 board (NUCLEO-L4R5ZI) and 16.4 ms on a Cortex-M7 (NUCLEO-H7A3ZI); ST's analyzer quotes about "
@@ -60,40 +71,45 @@ def _cycles_per_mac(metrics: dict, target: str, cpi: float) -> float | None:
     return None if e is None else (e["instructions_per_inference"] - e["front_instructions"]) * cpi / e["macs"]
 
 
-def complete(metrics: dict, targets: dict) -> dict[str, dict]:
-    """Fill every estimate entry (TFLite variants) with its cycles, latency and RAM (TFLite Micro's arena);
-    return per target the cycles per MAC and the method's error on the exact models."""
-    calibration = {}
-    for target, spec in targets.items():
-        cpm = _cycles_per_mac(metrics, target, spec.cpi)
-        errors = {}
-        for vid, m in metrics.items():
-            e = m.get(target) if isinstance(m, dict) else None
-            if not isinstance(e, dict):
-                continue
-            if e.get("status") == "estimate":
-                tflm = m.get("tflm") or {}
-                cycles = None if cpm is None else round(e["macs"] * cpm)
-                e.update(cycles_per_mac=None if cpm is None else round(cpm, 3), estimated_cycles=cycles,
-                         estimated_device_latency_us=None if cycles is None else round(cycles / spec.clock_mhz, 3),
-                         ram_bytes=tflm.get("arena_bytes"), loads_on_tflm=tflm.get("loads"))
-            elif e.get("status") == "ok" and cpm is not None and e.get("estimator") != CALIBRATION_ESTIMATOR \
-                    and e.get("macs"):
-                estimate = e["front_instructions"] * spec.cpi + e["macs"] * cpm
-                exact = e["instructions_per_inference"] * spec.cpi
-                errors[m["model"]] = round(estimate / exact - 1, 4)
-        calibration[target] = {"cycles_per_mac": None if cpm is None else round(cpm, 3),
-                               "calibrated_on": CALIBRATION_ESTIMATOR, "estimate_error": errors}
-    return calibration
+def calibration(metrics: dict, name: str, device) -> dict:
+    """The cycles per MAC measured on this core, and the method's error on the other exact models."""
+    cpm = _cycles_per_mac(metrics, name, device.cpi)
+    errors = {}
+    for m in metrics.values():
+        e = m.get(name) if isinstance(m, dict) else None
+        if isinstance(e, dict) and e.get("status") == "ok" and cpm is not None \
+                and e.get("estimator") != CALIBRATION_ESTIMATOR and e.get("macs"):
+            estimate = e["front_instructions"] * device.cpi + e["macs"] * cpm
+            errors[m["model"]] = round(estimate / (e["instructions_per_inference"] * device.cpi) - 1, 4)
+    return {"cycles_per_mac": None if cpm is None else round(cpm, 3), "calibrated_on": CALIBRATION_ESTIMATOR,
+            "estimate_error": errors}
 
 
-def _fits(e: dict, core: str) -> str:
-    c = MCU_CORES[core]
-    if e.get("ram_bytes") is None:
+def complete(metrics: dict, name: str, target, device) -> None:
+    """Every entry's estimated latency on the device (exact firmware: instructions x cpi / clock; a TFLite file:
+    MACs x the measured cycles per MAC, RAM from TFLite Micro's arena) and whether it fits the device's part."""
+    cpm = _cycles_per_mac(metrics, name, device.cpi)
+    for m in metrics.values():
+        e = m.get(name) if isinstance(m, dict) else None
+        if not isinstance(e, dict):
+            continue
+        if e.get("status") == "estimate":
+            tflm = m.get("tflm") or {}
+            cycles = None if cpm is None else round(e["macs"] * cpm)
+            e.update(cycles_per_mac=None if cpm is None else round(cpm, 3), estimated_cycles=cycles,
+                     estimated_device_latency_us=None if cycles is None else round(cycles / device.clock_mhz, 3),
+                     ram_bytes=tflm.get("arena_bytes"), loads_on_tflm=tflm.get("loads"))
+        elif e.get("status") == "ok":
+            e["estimated_device_latency_us"] = round(e["instructions_per_inference"] * device.cpi / device.clock_mhz, 3)
+        if e.get("status") in ("ok", "estimate") and e.get("ram_bytes") is not None:
+            e["fits"] = e["flash_bytes"] <= device.flash_kb * 1024 and e["ram_bytes"] <= device.ram_kb * 1024
+
+
+def _fits(e: dict, device) -> str:
+    if e.get("fits") is None:
         return "–"
-    ok = e["flash_bytes"] <= c.flash[1] and e["ram_bytes"] <= c.ram[1]
-    said = ("yes" if ok else "no") + (" (estimate: the model and arena only)" if e["status"] == "estimate" else "")
-    return said + f" ({c.flash[1] // 1024:,} KB code, {c.ram[1] // 1024:,} KB data)"
+    said = ("yes" if e["fits"] else "no") + (" (estimate: the model and arena only)" if e["status"] == "estimate" else "")
+    return said + f" ({device.board}: {device.flash_kb:,} KB flash, {device.ram_kb:,} KB RAM)"
 
 
 def tflm_rows(metrics: dict) -> list[dict]:
@@ -110,7 +126,7 @@ def tflm_rows(metrics: dict) -> list[dict]:
 def mcu_rows(metrics: dict, targets: dict) -> list[dict]:
     rows = []
     for vid, m in sorted(metrics.items()):
-        for target, spec in targets.items():
+        for target, (_, device) in targets.items():
             e = m.get(target) if isinstance(m, dict) else None
             if not isinstance(e, dict) or e.get("status") not in ("ok", "estimate"):
                 continue
@@ -124,7 +140,7 @@ def mcu_rows(metrics: dict, targets: dict) -> list[dict]:
                          "latency": "–" if lat is None else f"{lat / 1e3:,.3f} (estimate)",
                          "flash_kb": e["flash_bytes"] / 1024,
                          "ram_kb": None if e.get("ram_bytes") is None else e["ram_bytes"] / 1024,
-                         "host_agreement": e.get("host_agreement"), "fits": _fits(e, spec.core)})
+                         "host_agreement": e.get("host_agreement"), "fits": _fits(e, device)})
     return rows
 
 
@@ -169,12 +185,13 @@ FRONT_NOTE = ("End-to-end artefacts on TFLite Micro: the tflite format's front c
               "with librosa is in the end-to-end parity table, and its costs are measured like every variant's.")
 
 
-def mcu_sections(metrics: dict, targets: dict, calibration: dict) -> list[Section]:
+def sections(ctx, targets: dict) -> list[Section]:
     if not targets:
         return []
+    metrics = ctx.metrics
     cal = [{"target": t, "cycles_per_mac": c["cycles_per_mac"],
             "errors": ", ".join(f"{model} {err:+.1%}" for model, err in c["estimate_error"].items()) or "–"}
-           for t, c in calibration.items()]
+           for t, (_, device) in targets.items() for c in (calibration(metrics, t, device),)]
     skipped = sorted({f"{t}: {e['reason']}" for m in metrics.values() if isinstance(m, dict)
                       for t in targets if isinstance(m.get(t), dict) and m[t]["status"] == "skipped"})
     return [

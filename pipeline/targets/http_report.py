@@ -1,11 +1,36 @@
-"""The report's "Remote vs on-device" sections: per http target, the load test of every served end-to-end variant,
-then the same variant's on-device cost per target beside its remote cost (measured loopback p99 + the modelled
-round trip), and the round trip below which remote is the faster of the two (the break-even)."""
+"""The http kind's report hooks, "Remote vs on-device": per http target, the load test of every served
+end-to-end variant (the highest rate within the device's budget), then the same variant's on-device cost per
+target beside its remote cost (measured loopback p99 + the modelled round trip), and the round trip below
+which remote is the faster of the two (the break-even)."""
 
 from __future__ import annotations
 
-from pipeline.report.decision import cost_us
 from pipeline.report.model import Column, Section, Table, _fixed, _text
+
+COST_LABEL = "measured p99 on loopback at the lowest offered rate + the modelled network round trip (rtt_ms)"
+ESTIMATE = False
+
+
+def entry(bench: dict, scored: dict) -> dict:
+    return bench  # the load test's entry as measured
+
+
+def complete(metrics: dict, name: str, target, device) -> None:
+    """The modelled round trip added to the measured p99, and the highest rate held within the budget."""
+    for m in metrics.values():
+        e = m.get(name) if isinstance(m, dict) else None
+        if not isinstance(e, dict) or e.get("status") != "ok":
+            continue
+        within = [r["offered_rps"] for r in e["rates"] if r["p99_ms"] is not None and r["p99_ms"] <= device.budget_ms
+                  and r["errors"] == 0 and r["lost"] == 0]
+        p99 = e["loopback_p99_us"]
+        e.update(budget_ms=device.budget_ms, max_rps_within_budget=max(within) if within else None,
+                 rtt_us=round(device.rtt_ms * 1e3, 3),
+                 remote_cost_us=None if p99 is None else round(p99 + device.rtt_ms * 1e3, 3))
+
+
+def cost_us(e: dict) -> float | None:
+    return e.get("remote_cost_us")
 
 LOAD_NOTE = ("Each end-to-end variant served by `python -m pipeline serve` on 127.0.0.1 and driven open-loop: "
              "arrivals at each offered rate, every latency timed from the request's intended send time, one request "
@@ -13,7 +38,7 @@ LOAD_NOTE = ("Each end-to-end variant served by `python -m pipeline serve` on 12
              "the network is not in these figures.")
 COMPARE_NOTE = ("On-device: the variant's own cost on each target (measured p50 on the host; the estimate from exact "
                 "instruction counts on an emulated core). Remote: its loopback p99 at the lowest offered rate "
-                "(measured) + the round trip `rtt_ms` from params (modelled, not measured). Break-even: the round "
+                "(measured) + the round trip `devices.<target>.rtt_ms` from params (modelled, not measured). Break-even: the round "
                 "trip below which remote answers sooner than the device.")
 
 LOAD_COLUMNS = (
@@ -46,23 +71,23 @@ def load_rows(metrics: dict, target: str) -> list[dict]:
     return rows
 
 
-def compare_rows(metrics: dict, remote: str, decision: dict, on_device: dict[str, str]) -> list[dict]:
-    """on_device: target -> role ("host" or "emulated"), in report order."""
-    vid = decision.get("pick")
+def compare_rows(ctx, remote: str) -> list[dict]:
+    """The served pick (or the cheapest served variant) against its cost on every target of another kind."""
+    vid = ctx.decisions.get(remote, {}).get("pick")
     if vid is None:
-        served = [(cost_us(m, remote), v) for v, m in metrics.items() if isinstance(m, dict) and cost_us(m, remote)]
+        served = [(c, v) for v, m in ctx.metrics.items() if (c := ctx.cost_us(m, remote)) is not None]
         vid = min(served)[1] if served else None
     if vid is None:
         return []
-    r = metrics[vid][remote]
+    r = ctx.metrics[vid][remote]
     rows = []
-    for target, role in on_device.items():
-        device = cost_us(metrics[vid], target)
-        if device is None:
+    for target, kind in ctx.kinds.items():
+        device = ctx.cost_us(ctx.metrics[vid], target)
+        if device is None or kind is ctx.kinds[remote]:
             continue
         gap_ms = device / 1e3 - r["loopback_p99_us"] / 1e3
         rows.append({"target": target, "variant": vid,
-                     "on_device": f"{device / 1e3:,.3f} ({'measured' if role == 'host' else 'estimate'})",
+                     "on_device": f"{device / 1e3:,.3f} ({'estimate' if ctx.estimate(target) else 'measured'})",
                      "loopback_ms": r["loopback_p99_us"] / 1e3, "rtt_ms": r["rtt_us"] / 1e3,
                      "remote_ms": r["remote_cost_us"] / 1e3,
                      "break_even": f"remote is sooner below {gap_ms:,.2f} ms" if gap_ms > 0
@@ -70,15 +95,14 @@ def compare_rows(metrics: dict, remote: str, decision: dict, on_device: dict[str
     return rows
 
 
-def remote_sections(metrics: dict, decisions: dict, roles: dict[str, str]) -> list[Section]:
-    sections = []
-    on_device = {t: role for t, role in roles.items() if role != "remote"}
-    for target in (t for t, role in roles.items() if role == "remote"):
-        rows = load_rows(metrics, target)
-        sections.append(Section(f"Remote vs on-device: {target}", badge="loopback, measured",
-                                notes=((LOAD_NOTE,),), table=Table(tuple(rows), LOAD_COLUMNS)))
-        compared = compare_rows(metrics, target, decisions.get(target, {}), on_device)
+def sections(ctx, targets: dict) -> list[Section]:
+    out = []
+    for target in targets:
+        rows = load_rows(ctx.metrics, target)
+        out.append(Section(f"Remote vs on-device: {target}", badge="loopback, measured",
+                           notes=((LOAD_NOTE,),), table=Table(tuple(rows), LOAD_COLUMNS)))
+        compared = compare_rows(ctx, target)
         if compared:
-            sections.append(Section(f"The served pick against each device ({target})", level=3, notes=((COMPARE_NOTE,),),
-                                    table=Table(tuple(compared), COMPARE_COLUMNS)))
-    return sections
+            out.append(Section(f"The served pick against each device ({target})", level=3, notes=((COMPARE_NOTE,),),
+                               table=Table(tuple(compared), COMPARE_COLUMNS)))
+    return out

@@ -1,0 +1,17 @@
+"""The environment of a measuring child process on this machine (the harness, TFLite Micro's check, the
+server under load): pinned threads and hash seed, the project on the path, no telemetry thread."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where the pipeline package lives
+
+
+def harness_env(threads: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "TF_", "PYTHONHASHSEED"))}
+    # ORT_DISABLE_TELEMETRY: the onnxruntime wheels run a telemetry thread that would share the measured core
+    env.update(OMP_NUM_THREADS=str(threads), PYTHONHASHSEED="0", PYTHONPATH=str(PROJECT_ROOT),
+               ORT_DISABLE_TELEMETRY="1")
+    return env

@@ -1,0 +1,66 @@
+"""Target kinds: one entry each. A kind is three modules named after its `module`:
+
+- `<module>`: its params, light enough for `check`: `Target` (the schema of `targets.<kind>.<name>`: what
+  the measurement uses) and `Device` (the schema of `devices.<name>`: nominal figures only the report reads,
+  such as a clock; None when the kind takes none);
+- `<module>_run`: `measure(name, target, spec, workdir) -> {variant id: entry}` (each entry with its
+  status), imported only when a benchmark stage of that kind runs;
+- `<module>_report`: the report's hooks: `COST_LABEL`, `entry(bench_entry, scored) -> metrics entry`,
+  `complete(metrics, name, target, device)` (the estimates, from the device's nominal figures),
+  `cost_us(entry)` (the decision's figure) and `sections(ctx, targets) -> [Section]`.
+
+The stages and the report loop over this table and call those hooks; no module outside a kind's own
+compares a kind or a target name. Adding a kind is one entry here and its modules; `python -m pipeline
+wire` then writes its benchmark stage into dvc.yaml (pipeline/wiring.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+PACKAGE = "pipeline.targets"
+
+
+@dataclass(frozen=True)
+class TargetKind:
+    name: str      # the group under `targets:` in params.yaml; its stage is benchmark_<name>
+    module: str    # under pipeline.targets: the schema module; + "_run" the runner, + "_report" the report's hooks
+    scores: bool = False  # its entries score the variants (accuracy, agreement): params hold exactly one such target
+    ships: bool = True    # `ship:` takes an entry for each of its targets
+    data: tuple[str, ...] = ()  # files its runner reads besides Python modules (dependencies of its stage)
+
+    def _import(self, suffix: str = "") -> ModuleType:
+        # Names are built here, not spelt: a stage that only validates params must not reach the runners.
+        return importlib.import_module(f"{PACKAGE}.{self.module}{suffix}")
+
+    @property
+    def schema(self) -> ModuleType:
+        return self._import()
+
+    @property
+    def runner(self) -> ModuleType:
+        return self._import("_run")
+
+    @property
+    def report(self) -> ModuleType:
+        return self._import("_report")
+
+    def module_names(self) -> dict[str, str]:
+        """The kind's modules by role (for the stages' code dependencies)."""
+        return {role: f"{PACKAGE}.{self.module}{suffix}" for role, suffix in
+                (("schema", ""), ("run", "_run"), ("report", "_report"))}
+
+
+TARGET_KINDS: dict[str, TargetKind] = {k.name: k for k in (
+    TargetKind("host", "host", scores=True),   # this machine: wall time, the whole test split
+    TargetKind("qemu", "qemu"),                # emulated aarch64 cores: exact instruction counts
+    TargetKind("mcu", "mcu", ships=False, data=("pipeline/targets/mcu_c",)),  # bare-metal Cortex-M firmware
+    TargetKind("http", "http"),                # the remote alternative: a server on loopback under load
+)}
+
+
+def is_required(target) -> bool:
+    """Whether a target that cannot run fails its stage (a kind without `required` always does)."""
+    return getattr(target, "required", True)
