@@ -59,8 +59,3 @@ TARGET_KINDS: dict[str, TargetKind] = {k.name: k for k in (
     TargetKind("mcu", "mcu", ships=False, data=("pipeline/targets/mcu_c",)),  # bare-metal Cortex-M firmware
     TargetKind("http", "http"),                # the remote alternative: a server on loopback under load
 )}
-
-
-def is_required(target) -> bool:
-    """Whether a target that cannot run fails its stage (a kind without `required` always does)."""
-    return getattr(target, "required", True)
