@@ -12,7 +12,7 @@ from conftest import PROFILES
 from pipeline.compare.metrics import pick_changes, variants_of
 from pipeline.params import ParamsError, parse_params
 from pipeline.report import markdown, model
-from pipeline.report.context import ReportContext
+from pipeline.report.target_context import ReportContext
 from pipeline.report.decision import decide, pareto_front
 from pipeline.report.ship import ship_section
 from pipeline.targets.kinds import TARGET_KINDS

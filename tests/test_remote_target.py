@@ -62,3 +62,21 @@ def test_every_end_to_end_variant_is_load_tested_without_loss(built_project: Pat
     md = (project / "reports/report.md").read_text()
     assert "## Remote vs on-device: remote" in md and "The served pick against each device (remote)" in md
     assert "(modelled, not measured)" in md
+
+    # What re-runs: editing the server, the http benchmarks alone; a nominal figure of a device, the report alone.
+    assert stale(project) == set()
+    serve = project / "pipeline/runtime/serve.py"
+    source = serve.read_text()
+    serve.write_text(source + "\n# an edit\n")
+    assert stale(project) == {"benchmark_http@remote-fp32", "benchmark_http@remote-int8"}
+    serve.write_text(source)
+    params["devices"]["cortex-a53"]["clock_mhz"] *= 2
+    params["devices"]["remote"]["rtt_ms"] = 20.0
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert stale(project) == {"report"}
+
+
+def stale(project: Path) -> set[str]:
+    """The stages `dvc status` lists as changed."""
+    return set(json.loads(run(["dvc", "status", "--json"], project).stdout))
+

@@ -39,7 +39,7 @@ import pytest
 from pipeline.report import html, tables
 from pipeline.report.decision import decide_all
 from pipeline.report.model import build as build_report
-from pipeline.report.context import ReportContext
+from pipeline.report.target_context import ReportContext
 from pipeline.report.ship import ship_section
 from pipeline.targets import qemu, qemu_report
 from pipeline.targets.kinds import TARGET_KINDS

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.errors import PipelineError
 from pipeline.report import html, markdown, model, tables
-from pipeline.report.context import ReportContext
+from pipeline.report.target_context import ReportContext
 from pipeline.targets import qemu, qemu_report
 from pipeline.targets.kinds import TARGET_KINDS
 

@@ -12,7 +12,7 @@ from pipeline import io as pio
 from pipeline.log import info
 from pipeline.params import Params
 from pipeline.report import decision, html, markdown, model, ship, summary, tables
-from pipeline.report.context import ReportContext
+from pipeline.report.target_context import ReportContext
 
 
 def run(p: Params) -> None:
