@@ -9,9 +9,12 @@ and how the generated classifier is called. Heavy imports stay inside the functi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -155,3 +158,30 @@ def firmware_source(model, estimator_type: str, n_mfcc: int, frames: int) -> tup
     scaler, clf = model.named_steps["scaler"], model.named_steps["clf"]
     gen = C_GENERATORS[estimator_type](clf, n_features(n_mfcc))
     return wrap(gen, scaler.mean_, scaler.scale_, n_mfcc, frames), gen
+
+
+def cached_firmware_source(model_bytes: bytes, model, estimator_type: str, n_mfcc: int,
+                           frames: int) -> tuple[str, Generated]:
+    """firmware_source(), kept by content under .cache/mcu: the same model file, shape, generator versions and
+    generating code give the same C, so every core after the first reuses it (m2cgen takes ~30 s on the SVC).
+    An entry that does not hash as written is generated again."""
+    from pipeline import io as pio
+    from pipeline.models import summary
+    from pipeline.targets.qemu_user import workspace_root
+
+    said = f"{estimator_type} {n_mfcc} {frames} emlearn {version('emlearn')} m2cgen {version('m2cgen')}"
+    key = hashlib.sha256(b"\0".join([model_bytes, said.encode(), Path(__file__).read_bytes(),
+                                      Path(summary.__file__).read_bytes()])).hexdigest()
+    path = workspace_root() / ".cache" / "mcu" / f"{key}.json"
+    try:
+        kept = json.loads(path.read_text())
+        if hashlib.sha256(kept["source"].encode()).hexdigest() == kept["source_sha256"]:
+            return kept["source"], Generated(kept["code"], kept["generator"], kept["macs"], tuple(kept["include_dirs"]))
+    except (OSError, ValueError, KeyError):
+        pass  # absent or damaged: generate
+    source, gen = firmware_source(model, estimator_type, n_mfcc, frames)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pio.atomic_write_text(path, json.dumps({"source": source, "source_sha256": hashlib.sha256(source.encode()).hexdigest(),
+                                            "code": gen.code, "generator": gen.generator, "macs": gen.macs,
+                                            "include_dirs": list(gen.include_dirs)}))
+    return source, gen

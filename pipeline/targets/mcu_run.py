@@ -54,13 +54,14 @@ def exact_entry(target, job: dict, X: np.ndarray, front: dict, workdir: Path) ->
     from pipeline.models.sklearn_models import estimator_type_of, features, loads
 
     core = mcu.MCU_CORES[target.core]
-    model = loads((family_of(job["model"]).source_dir(job["model"]) / cat.SKLEARN_MODEL_FILE).read_bytes())
+    model_bytes = (family_of(job["model"]).source_dir(job["model"]) / cat.SKLEARN_MODEL_FILE).read_bytes()
+    model = loads(model_bytes)
     # The host model's own predict(), which the generated C implements: for the SVC its one-vs-one vote
     # (its ONNX artefact answers with the argmax of Platt-scaled probabilities, which can differ).
     host = model.predict(features(X))
     estimator = estimator_type_of(model.named_steps["clf"])
     try:
-        source, gen = mcu_codegen.firmware_source(model, estimator, X.shape[1], X.shape[2])
+        source, gen = mcu_codegen.cached_firmware_source(model_bytes, model, estimator, X.shape[1], X.shape[2])
         fw = _firmware(core, source, gen, X.shape[1] * X.shape[2], X, workdir)
     except (mcu_codegen.CodegenError, mcu.BuildError, mcu.RunError) as err:
         return {"status": "failed", "reason": str(err)}
