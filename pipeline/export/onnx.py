@@ -12,7 +12,8 @@ from typing import Callable
 import numpy as np
 
 from pipeline.bench.runtimes import probabilities_index
-from pipeline.export.common import NotApplicable, Source
+from pipeline.export.common import NotApplicable
+from pipeline.models.source import Source
 
 OPSET = 17
 # onnx 1.23 writes IR 14 by default, above what onnxruntime loads (ORT_MAX_IR_VERSION); the variants are
