@@ -71,7 +71,7 @@ STAGES: dict[str, StageIO] = {
     "train_sklearn": StageIO((CHECKED, FEATURES), (SKLEARN_MODEL,)),
     "train_keras": StageIO((CHECKED, FEATURES), (KERAS_MODEL, KERAS_HISTORY)),
     "convert": StageIO((CHECKED, SKLEARN_MODELS, KERAS_MODEL, FEATURES, AUDIO_SPLITS), (LEVEL_VARIANTS,)),
-    # benchmark scores agreement against each source model's test predictions (reference.npz)
+    # benchmark scores agreement against each source model's test predictions (REFERENCE_FILE)
     "benchmark": StageIO((CHECKED, LEVEL_VARIANTS, FEATURES, AUDIO_SPLITS, SKLEARN_MODELS, KERAS_MODEL),
                          (LEVEL_BENCH,)),
     "report": StageIO((CHECKED, FEATURES, BENCH, VARIANTS, KERAS_HISTORY),
@@ -100,3 +100,12 @@ def bench_path(target: str, level: str) -> Path:
 
 def sklearn_model_dir(model: str) -> Path:
     return SKLEARN_MODEL.path(model=model)
+
+
+# ---------------------------------------------------------------- inside a model folder (SKLEARN_MODEL, KERAS_MODEL)
+# What its training stage writes there and the families, the benchmark and the MCU target read back.
+SKLEARN_MODEL_FILE = "model.skops"  # the fitted scikit-learn estimator, skops
+KERAS_ARCHITECTURE_FILE = "architecture.json"  # the Keras model's config
+KERAS_WEIGHTS_FILE = "weights.npz"  # the Keras model's weights, one array each
+REFERENCE_FILE = "reference.npz"  # the source model's test probabilities and predictions (what variants agree with)
+MODEL_SUMMARY_FILE = "summary.json"  # name, type and validation and test accuracy

@@ -137,14 +137,22 @@ def test_no_stage_imports_another_stage():
         assert not stages, f"{path.name} imports {sorted(stages)}: share through the catalog or a library module"
 
 
+# Still spelling the model-folder file names (catalog.*_FILE), being refactored apart: to use the constants.
+FILE_NAMES_PENDING = ("pipeline/targets/", "pipeline/stages/benchmark.py")
+
+
 def test_paths_are_spelt_only_in_the_catalog():
+    files = [v for k, v in vars(cat).items() if k.endswith("_FILE")]  # inside a model folder
     spelt = []
     for path in sorted((ROOT / "pipeline").rglob("*.py")):
-        if path.name == "catalog.py":
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == "pipeline/catalog.py":
             continue
         text = path.read_text()
-        spelt += [f"{path.relative_to(ROOT)}: {d.template}" for d in vars(cat).values()
+        spelt += [f"{rel}: {d.template}" for d in vars(cat).values()
                   if isinstance(d, cat.Dataset) and f'"{d.template}' in text]
+        if not rel.startswith(FILE_NAMES_PENDING):
+            spelt += [f"{rel}: {name}" for name in files if f'"{name}"' in text]
     assert not spelt, spelt
 
 

@@ -66,7 +66,7 @@ class LoadContext:
         if name not in self._sklearn:
             from pipeline.models import sklearn_models as skm
 
-            self._sklearn[name] = skm.loads((cat.sklearn_model_dir(name) / "model.skops").read_bytes())
+            self._sklearn[name] = skm.loads((cat.sklearn_model_dir(name) / cat.SKLEARN_MODEL_FILE).read_bytes())
         return self._sklearn[name]
 
     def keras(self):
@@ -76,7 +76,7 @@ class LoadContext:
 
             km.configure_determinism(self.params.seed)
             src = cat.KERAS_MODEL.path()
-            model = km.load((src / "architecture.json").read_text(), pio.read_npz(src / "weights.npz"))
+            model = km.load((src / cat.KERAS_ARCHITECTURE_FILE).read_text(), pio.read_npz(src / cat.KERAS_WEIGHTS_FILE))
             km.export_saved_model(model, str(self.tmp / "saved_model"))
             self._keras = (model, self.tmp / "saved_model")
         return self._keras
@@ -141,19 +141,21 @@ _NO_SKLEARN_TFLITE = ("scikit-learn has no TFLite converter (TFLite takes Tensor
 _FEATURE_INPUT_TFLM = ("the feature-input TFLite variant already uses only operators TFLite Micro has (see its "
                        "TFLite Micro verdict): the tflm format differs for end-to-end models only (no RFFT2D)")
 
+_SKOPS = (cat.SKLEARN_MODEL_FILE,)
+_KERAS_FILES = (cat.KERAS_ARCHITECTURE_FILE, cat.KERAS_WEIGHTS_FILE)
 _NO_TFLITE = {"tflite": _NO_SKLEARN_TFLITE, "tflm": _NO_SKLEARN_TFLITE}
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     # the MFCC matrix in; its summary statistics computed in the graph, ahead of the estimator
-    Family("sklearn", _sklearn_sources, cat.SKLEARN_MODEL, ("model.skops",), _mfcc_layout,
+    Family("sklearn", _sklearn_sources, cat.SKLEARN_MODEL, _SKOPS, _mfcc_layout,
            {"onnx": "sklearn_onnx"}, _NO_TFLITE, single_model=False),
     # raw clip in: the float MFCC front end and the statistics in the graph, the estimator quantized where it can be
-    Family("sklearn_e2e", _sklearn_e2e_sources, cat.SKLEARN_MODEL, ("model.skops",), _raw_audio_layout,
+    Family("sklearn_e2e", _sklearn_e2e_sources, cat.SKLEARN_MODEL, _SKOPS, _raw_audio_layout,
            {"onnx": "sklearn_e2e_onnx"}, _NO_TFLITE, single_model=False),
-    Family("keras", _keras_sources, cat.KERAS_MODEL, ("architecture.json", "weights.npz"), _mfcc_layout,
+    Family("keras", _keras_sources, cat.KERAS_MODEL, _KERAS_FILES, _mfcc_layout,
            {"tflite": "keras_tflite", "onnx": "keras_onnx"}, {"tflm": _FEATURE_INPUT_TFLM}, single_model=True),
     # raw clip in, probabilities out: the float MFCC front end inside the graph, the classifier quantized
-    Family("keras_e2e", _keras_e2e_sources, cat.KERAS_MODEL, ("architecture.json", "weights.npz"),
+    Family("keras_e2e", _keras_e2e_sources, cat.KERAS_MODEL, _KERAS_FILES,
            _raw_audio_layout, {"tflite": "keras_e2e_tflite", "tflm": "keras_e2e_tflm", "onnx": "keras_e2e_onnx"}, {},
            single_model=True),
 )}
