@@ -117,7 +117,7 @@ def test_summary_statistics_in_the_graph_equal_numpy():
     """The statistics the estimators were trained on, computed by the artefact's own operators."""
     import onnxruntime as ort
 
-    from pipeline.models.summary import summary_graph, summary_stats
+    from pipeline.models.summary_stats import summary_graph, summary_stats
 
     rng = np.random.default_rng(1)
     X = (rng.normal(size=(6, 20, 51)) * np.linspace(120, 5, 20)[None, :, None] - 250).astype(np.float32)

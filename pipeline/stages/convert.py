@@ -15,7 +15,7 @@ from pipeline import io as pio
 from pipeline.audio.mfcc import MfccConfig
 from pipeline.errors import UsageError
 from pipeline.export import quant_error
-from pipeline.export.bundle import bundle_readme
+from pipeline.export.bundle_readme import bundle_readme
 from pipeline.export.common import ConversionFailed, NotApplicable
 from pipeline.export.converters import convert
 from pipeline.export.formats import FORMATS
