@@ -103,8 +103,10 @@ def sklearn_model_dir(model: str) -> Path:
     return SKLEARN_MODEL.path(model=model)
 
 
-# Inside a model's folder (SKLEARN_MODEL, KERAS_MODEL).
-SKLEARN_MODEL_FILE = "model.skops"
-KERAS_ARCHITECTURE_FILE = "architecture.json"
-KERAS_WEIGHTS_FILE = "weights.npz"
-REFERENCE_FILE = "reference.npz"  # the unconverted model's test predictions (what agreement is measured against)
+# ---------------------------------------------------------------- inside a model folder (SKLEARN_MODEL, KERAS_MODEL)
+# What its training stage writes there and the families, the benchmark and the MCU target read back.
+SKLEARN_MODEL_FILE = "model.skops"  # the fitted scikit-learn estimator, skops
+KERAS_ARCHITECTURE_FILE = "architecture.json"  # the Keras model's config
+KERAS_WEIGHTS_FILE = "weights.npz"  # the Keras model's weights, one array each
+REFERENCE_FILE = "reference.npz"  # the source model's test probabilities and predictions (what variants agree with)
+MODEL_SUMMARY_FILE = "summary.json"  # name, type and validation and test accuracy

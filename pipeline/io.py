@@ -160,12 +160,6 @@ def zip_bytes(members: Mapping[str, bytes], compress: bool = True) -> bytes:
     return buf.getvalue()
 
 
-def normalize_zip(data: bytes) -> bytes:
-    """Rewrite a zip (skops, npz) so that timestamps and order do not vary between runs."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return zip_bytes({n: zf.read(n) for n in zf.namelist()})
-
-
 def npz_bytes(arrays: Mapping[str, np.ndarray], compress: bool = True) -> bytes:
     members = {}
     for name, arr in arrays.items():

@@ -178,7 +178,7 @@ def test_tflite_rejects_bad_inputs(setup):
 
 @pytest.fixture(scope="module")
 def onnx_fp32(setup):
-    from pipeline.export.common import Source
+    from pipeline.models.source import Source
     from pipeline.export.onnx import fp32_from_keras
 
     return fp32_from_keras(Source("dscnn", "keras", setup["X"][:20], saved_model_dir=setup["saved"]))

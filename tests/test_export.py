@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.export.common import NotApplicable, Source
+from pipeline.export.common import NotApplicable
+from pipeline.export.converters import convert
 from pipeline.models import sklearn_models as skm
-from pipeline.models.families import convert
 from pipeline.models.sklearn_models import LogisticRegressionSpec, MLPSpec, RandomForestSpec
+from pipeline.models.source import Source
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +117,7 @@ def test_summary_statistics_in_the_graph_equal_numpy():
     """The statistics the estimators were trained on, computed by the artefact's own operators."""
     import onnxruntime as ort
 
-    from pipeline.models.summary import summary_graph, summary_stats
+    from pipeline.models.summary_stats import summary_graph, summary_stats
 
     rng = np.random.default_rng(1)
     X = (rng.normal(size=(6, 20, 51)) * np.linspace(120, 5, 20)[None, :, None] - 250).astype(np.float32)
@@ -138,3 +139,15 @@ def test_svc_takes_the_mfcc_matrix_and_agrees(data):
     assert np.array_equal(run_onnx(built, X), model.predict(skm.features(X)))
     with pytest.raises(NotApplicable, match="SVMClassifier"):
         convert(src, "onnx", "int8")
+
+
+def test_every_family_names_a_converter_or_a_reason_per_format():
+    """The families name their converters (models never import export): every name must resolve."""
+    from pipeline.export.converters import CONVERTERS
+    from pipeline.export.formats import FORMATS
+    from pipeline.models.families import FAMILIES
+
+    for family in FAMILIES.values():
+        assert not set(family.converters) & set(family.not_applicable), family.name
+        assert set(family.converters) | set(family.not_applicable) == set(FORMATS), family.name
+        assert set(family.converters.values()) <= set(CONVERTERS), family.name

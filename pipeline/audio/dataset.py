@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +10,6 @@ from pipeline.errors import DataError
 
 SPLITS = ("train", "val", "test")
 MANIFEST_FIELDS = ["path", "label", "split"]
-
-
-@dataclass(frozen=True)
-class Entry:
-    path: str   # relative to the audio folder, POSIX separators
-    label: str
-    split: str
 
 
 def assign_splits(labels: list[str], seed: int, val: float, test: float) -> list[str]:

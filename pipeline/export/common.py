@@ -1,12 +1,8 @@
-"""Types shared by the converters."""
+"""Types shared by the converters (their input, `Source`, is pipeline/models/source.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 
 class NotApplicable(Exception):
@@ -24,25 +20,6 @@ class ConversionFailed(Exception):
     @property
     def error(self) -> str:
         return str(self)
-
-
-@dataclass(frozen=True)
-class Source:
-    """An unconverted model, as the converters need it.
-
-    family: "keras", "keras_e2e" or "sklearn"; model: the fitted estimator (sklearn) or
-    the Keras model; saved_model_dir: the exported SavedModel (keras); calibration:
-    representative training MFCC inputs in the classifier's input layout (float32).
-    """
-
-    name: str
-    family: str
-    calibration: np.ndarray
-    model: Any = None
-    saved_model_dir: Path | None = None
-    calibration_audio: np.ndarray | None = None  # raw clips, same clips as `calibration` (end-to-end models)
-    mfcc: Any = None  # MfccConfig of the in-graph front end (end-to-end models)
-    n_samples: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The converters the model families (pipeline/models/families.py) name: each builds one quantization
-level of one model in one format, or raises NotApplicable with the reason that goes into the report."""
+level of one model in one format, or raises NotApplicable with the reason that goes into the report.
+The families name them (CONVERTERS) rather than hold them, so models never import export."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Callable
 
 from pipeline.export import onnx as onnx_export
 from pipeline.export import tflite as tflite_export
-from pipeline.export.common import Built, ConversionFailed, NotApplicable, Source
+from pipeline.export.common import Built, ConversionFailed, NotApplicable
 from pipeline.export.levels import QUANTIZATION_LEVELS
 from pipeline.export.quant_error import (ONNX_NO_MATCH_REASON, ONNX_TOOL, TFLITE_INT16_REASON, onnx_layer_errors,
                                         tflite_layer_errors)
+from pipeline.models.families import FAMILIES
+from pipeline.models.source import Source
 from pipeline.variants import REFERENCE_LEVEL
 
 Converter = Callable[[Source, str], Built]
@@ -135,8 +138,21 @@ def _loaded_spec(io_spec, data: bytes, runtime: str, level: str):
         raise ConversionFailed(f"the {level} file was built but {runtime} cannot load it: {_first_line(err)}") from err
 
 
-def not_applicable(reason: str) -> Converter:
-    def convert(source: Source, level: str) -> Built:
-        raise NotApplicable(reason)
+# Every converter a family names (Family.converters), by name.
+CONVERTERS: dict[str, Converter] = {
+    "sklearn_onnx": onnx_converter(onnx_export.fp32_from_sklearn),
+    "sklearn_e2e_onnx": onnx_converter(onnx_export.fp32_from_sklearn, wrap=prepend_front_end),
+    "keras_onnx": onnx_converter(onnx_export.fp32_from_keras),
+    "keras_e2e_onnx": onnx_converter(onnx_export.fp32_from_keras, wrap=prepend_front_end),
+    "keras_tflite": tflite_converter,
+    "keras_e2e_tflite": tflite_e2e_converter,
+    "keras_e2e_tflm": tflm_e2e_converter,
+}
 
-    return convert
+
+def convert(source: Source, fmt: str, level: str) -> Built:
+    """One model in one format at one level, as its family says: built, or NotApplicable with the family's reason."""
+    family = FAMILIES[source.family]
+    if fmt in family.not_applicable:
+        raise NotApplicable(family.not_applicable[fmt])
+    return CONVERTERS[family.converters[fmt]](source, level)

@@ -10,7 +10,6 @@ class Format:
     name: str
     suffix: str
     runtime: str  # key of pipeline.bench.runtimes.RUNTIMES
-    feature_input_format: str | None = None  # where an end-to-end variant's feature-input twin lives (None: here)
 
     @property
     def is_tflite(self) -> bool:
@@ -24,6 +23,7 @@ FORMATS: dict[str, Format] = {
         Format("onnx", ".onnx", "onnxruntime"),
         Format("tflite", ".tflite", "litert"),
         # a TFLite file with only the operators TensorFlow Lite for Microcontrollers registers (LiteRT runs it too)
-        Format("tflm", ".tflite", "litert", feature_input_format="tflite"),  # the classifier part is the tflite one
+        # (an end-to-end tflm file's classifier part is the tflite one: pipeline.variants.TWIN_FORMAT)
+        Format("tflm", ".tflite", "litert"),
     )
 }

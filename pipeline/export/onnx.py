@@ -12,7 +12,8 @@ from typing import Callable
 import numpy as np
 
 from pipeline.bench.runtimes import probabilities_index
-from pipeline.export.common import NotApplicable, Source
+from pipeline.export.common import NotApplicable
+from pipeline.models.source import Source
 
 OPSET = 17
 # onnx 1.23 writes IR 14 by default, above what onnxruntime loads (ORT_MAX_IR_VERSION); the variants are
@@ -93,7 +94,7 @@ def _quiet_env() -> dict[str, str]:
 def fp32_from_sklearn(source: Source):
     from skl2onnx import to_onnx
 
-    from pipeline.models.summary import prepend_summary, summary_stats
+    from pipeline.models.summary_stats import prepend_summary, summary_stats
 
     clf = source.model.steps[-1][1]
     X = source.calibration[:1]  # (1, n_mfcc, frames): the artefact's input; the estimator sees its statistics
@@ -154,7 +155,7 @@ def _front_nodes(model) -> list[str]:
     classifier sees, not the raw MFCC matrix (c0 spans about -380..-50, c10 -27..26: one int8 scale for
     both leaves the higher coefficients a few levels): a scikit-learn graph's summary statistics, and the
     Keras model's standardisation, the chain of elementwise ops with constants that starts at the input."""
-    from pipeline.models.summary import NODE_PREFIX
+    from pipeline.models.summary_stats import NODE_PREFIX
 
     names = [n.name for n in model.graph.node if n.name.startswith(NODE_PREFIX)]
     constants = {i.name for i in model.graph.initializer}

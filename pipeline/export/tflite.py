@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.bench.runtimes import probabilities_index
-from pipeline.export.common import Source
+from pipeline.export.tflite_stitch import stitch_tflite
+from pipeline.models.source import Source
 
 
 def _representative(calibration: np.ndarray):
@@ -68,7 +69,7 @@ def keras_classifier(keras_model, saved_model_dir, level: str, calibration: np.n
     """The Keras model at one level, MFCC matrix in. Calibrated levels (int8, int16x8) keep the model's
     standardisation in float32 ahead of the quantized input: converted whole, the raw matrix would be quantized
     with one scale for every coefficient (c0 spans about -380..-50, c10 -27..26). The float front and the
-    quantized body are converted apart and joined (pipeline.export.e2e.stitch_tflite)."""
+    quantized body are converted apart and joined (pipeline.export.tflite_stitch)."""
     from pipeline.export.levels import QUANTIZATION_LEVELS
 
     if not QUANTIZATION_LEVELS[level].calibrated:
@@ -76,7 +77,6 @@ def keras_classifier(keras_model, saved_model_dir, level: str, calibration: np.n
     import tempfile
     from pathlib import Path
 
-    from pipeline.export.e2e import stitch_tflite
     from pipeline.models.keras_models import export_saved_model, split_standardisation
 
     front, body = split_standardisation(keras_model)

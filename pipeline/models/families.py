@@ -1,6 +1,7 @@
 """Model families: one entry each, holding everything about its members: which models of params.yaml
 it builds, where their unconverted source lives and what it is made of, how to load it for the
-converters, the input layout an app feeds, and its converter per format.
+converters, the input layout an app feeds, and its converter per format (by name: pipeline/export imports
+this module, never the reverse) or why there is none.
 
 A stage loops over FAMILIES; it never spells out a family. Adding a family (a second Keras
 architecture, scikit-learn end-to-end) is one entry here and its functions.
@@ -18,9 +19,7 @@ import numpy as np
 from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.audio.mfcc import MfccConfig
-from pipeline.export import converters as cv
-from pipeline.export import onnx as onnx_export
-from pipeline.export.common import Source
+from pipeline.models.source import Source
 from pipeline.variants import feature_input_model, is_e2e
 
 
@@ -67,7 +66,7 @@ class LoadContext:
         if name not in self._sklearn:
             from pipeline.models import sklearn_models as skm
 
-            self._sklearn[name] = skm.loads((cat.sklearn_model_dir(name) / "model.skops").read_bytes())
+            self._sklearn[name] = skm.loads((cat.sklearn_model_dir(name) / cat.SKLEARN_MODEL_FILE).read_bytes())
         return self._sklearn[name]
 
     def keras(self):
@@ -77,7 +76,7 @@ class LoadContext:
 
             km.configure_determinism(self.params.seed)
             src = cat.KERAS_MODEL.path()
-            model = km.load((src / "architecture.json").read_text(), pio.read_npz(src / "weights.npz"))
+            model = km.load((src / cat.KERAS_ARCHITECTURE_FILE).read_text(), pio.read_npz(src / cat.KERAS_WEIGHTS_FILE))
             km.export_saved_model(model, str(self.tmp / "saved_model"))
             self._keras = (model, self.tmp / "saved_model")
         return self._keras
@@ -120,7 +119,8 @@ class Family:
     source: cat.Dataset                          # where its unconverted models live
     source_files: tuple[str, ...]                # what one unconverted model is made of
     input_layout: Callable[[object], str]        # (params) -> what an app feeds, for the sidecar
-    converters: dict[str, cv.Converter]          # format -> converter
+    converters: dict[str, str]                   # format -> its converter's name in export.converters.CONVERTERS
+    not_applicable: dict[str, str]               # format -> why it cannot be built (the report's reason)
     single_model: bool                           # the family is one model named after it (not a params entry)
 
     def source_dir(self, model: str) -> Path:
@@ -141,26 +141,22 @@ _NO_SKLEARN_TFLITE = ("scikit-learn has no TFLite converter (TFLite takes Tensor
 _FEATURE_INPUT_TFLM = ("the feature-input TFLite variant already uses only operators TFLite Micro has (see its "
                        "TFLite Micro verdict): the tflm format differs for end-to-end models only (no RFFT2D)")
 
+_SKOPS = (cat.SKLEARN_MODEL_FILE,)
+_KERAS_FILES = (cat.KERAS_ARCHITECTURE_FILE, cat.KERAS_WEIGHTS_FILE)
+_NO_TFLITE = {"tflite": _NO_SKLEARN_TFLITE, "tflm": _NO_SKLEARN_TFLITE}
+
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     # the MFCC matrix in; its summary statistics computed in the graph, ahead of the estimator
-    Family("sklearn", _sklearn_sources, cat.SKLEARN_MODEL, ("model.skops",), _mfcc_layout,
-           {"onnx": cv.onnx_converter(onnx_export.fp32_from_sklearn),
-            "tflite": cv.not_applicable(_NO_SKLEARN_TFLITE), "tflm": cv.not_applicable(_NO_SKLEARN_TFLITE)},
-           single_model=False),
+    Family("sklearn", _sklearn_sources, cat.SKLEARN_MODEL, _SKOPS, _mfcc_layout,
+           {"onnx": "sklearn_onnx"}, _NO_TFLITE, single_model=False),
     # raw clip in: the float MFCC front end and the statistics in the graph, the estimator quantized where it can be
-    Family("sklearn_e2e", _sklearn_e2e_sources, cat.SKLEARN_MODEL, ("model.skops",), _raw_audio_layout,
-           {"onnx": cv.onnx_converter(onnx_export.fp32_from_sklearn, wrap=cv.prepend_front_end),
-            "tflite": cv.not_applicable(_NO_SKLEARN_TFLITE), "tflm": cv.not_applicable(_NO_SKLEARN_TFLITE)},
-           single_model=False),
-    Family("keras", _keras_sources, cat.KERAS_MODEL, ("architecture.json", "weights.npz"), _mfcc_layout,
-           {"tflite": cv.tflite_converter, "onnx": cv.onnx_converter(onnx_export.fp32_from_keras),
-            "tflm": cv.not_applicable(_FEATURE_INPUT_TFLM)},
-           single_model=True),
+    Family("sklearn_e2e", _sklearn_e2e_sources, cat.SKLEARN_MODEL, _SKOPS, _raw_audio_layout,
+           {"onnx": "sklearn_e2e_onnx"}, _NO_TFLITE, single_model=False),
+    Family("keras", _keras_sources, cat.KERAS_MODEL, _KERAS_FILES, _mfcc_layout,
+           {"tflite": "keras_tflite", "onnx": "keras_onnx"}, {"tflm": _FEATURE_INPUT_TFLM}, single_model=True),
     # raw clip in, probabilities out: the float MFCC front end inside the graph, the classifier quantized
-    Family("keras_e2e", _keras_e2e_sources, cat.KERAS_MODEL, ("architecture.json", "weights.npz"),
-           _raw_audio_layout,
-           {"tflite": cv.tflite_e2e_converter, "tflm": cv.tflm_e2e_converter,
-            "onnx": cv.onnx_converter(onnx_export.fp32_from_keras, wrap=cv.prepend_front_end)},
+    Family("keras_e2e", _keras_e2e_sources, cat.KERAS_MODEL, _KERAS_FILES,
+           _raw_audio_layout, {"tflite": "keras_e2e_tflite", "tflm": "keras_e2e_tflm", "onnx": "keras_e2e_onnx"}, {},
            single_model=True),
 )}
 
@@ -176,7 +172,3 @@ def load_sources(p, level: str, tmp: Path) -> list[Source]:
     """Every model to convert at this level, family by family (sklearn, sklearn_e2e, keras, keras_e2e)."""
     ctx = LoadContext(p, level, tmp)
     return [source for family in FAMILIES.values() for source in family.load(ctx)]
-
-
-def convert(source: Source, fmt: str, level: str):
-    return FAMILIES[source.family].converters[fmt](source, level)

@@ -1,7 +1,7 @@
 """scikit-learn classifiers over summary statistics of the MFCC matrix: build and fit, nothing about files.
 
 Each model is a Pipeline with its StandardScaler inside, and its artefact computes the statistics
-in its own graph (pipeline/models/summary.py), so it takes the MFCC matrix like the Keras model and
+in its own graph (pipeline/models/summary_stats.py), so it takes the MFCC matrix like the Keras model and
 nothing is left behind in Python.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from pipeline.io import zip_bytes
-from pipeline.models.summary import summary_stats
+from pipeline.models.summary_stats import summary_stats
 from pipeline.schema import PositiveFloat, PositiveInt, Strict
 
 # skops refuses to load any type it does not trust by default and that is not named here: the

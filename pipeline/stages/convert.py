@@ -15,12 +15,13 @@ from pipeline import io as pio
 from pipeline.audio.mfcc import MfccConfig
 from pipeline.errors import UsageError
 from pipeline.export import quant_error
-from pipeline.export.bundle import bundle_readme
+from pipeline.export.bundle_readme import bundle_readme
 from pipeline.export.common import ConversionFailed, NotApplicable
+from pipeline.export.converters import convert
 from pipeline.export.formats import FORMATS
 from pipeline.export.levels import QUANTIZATION_LEVELS
 from pipeline.log import info
-from pipeline.models.families import convert, family_of, load_sources
+from pipeline.models.families import family_of, load_sources
 from pipeline.params import Params
 from pipeline.variants import variant_id
 

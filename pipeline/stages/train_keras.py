@@ -28,10 +28,10 @@ def run(p: Params) -> None:
                "val_accuracy": max(history["val_accuracy"]),  # the kept (best validation) epoch
                "test_accuracy": accuracy(probs.argmax(1), d["y_test"])}
     pio.replace_dir(cat.KERAS_MODEL.path(), {
-        "architecture.json": km.architecture_json(model).encode(),
-        "weights.npz": pio.npz_bytes(km.weights_arrays(model)),
-        "reference.npz": pio.npz_bytes({"probs_test": probs, "pred_test": probs.argmax(1)}),
-        "summary.json": pio.to_json(summary).encode(),
+        cat.KERAS_ARCHITECTURE_FILE: km.architecture_json(model).encode(),
+        cat.KERAS_WEIGHTS_FILE: pio.npz_bytes(km.weights_arrays(model)),
+        cat.REFERENCE_FILE: pio.npz_bytes({"probs_test": probs, "pred_test": probs.argmax(1)}),
+        cat.MODEL_SUMMARY_FILE: pio.to_json(summary).encode(),
     })
     rows = [{"epoch": i + 1, **{k_: round(v[i], 6) for k_, v in history.items()}} for i in range(k.epochs)]
     pio.write_csv(cat.KERAS_HISTORY.path(), rows, ["epoch", *history])

@@ -25,8 +25,8 @@ def run(p: Params, name: str) -> None:
         "test_accuracy": accuracy(probs.argmax(1), d["y_test"]),
     }
     pio.replace_dir(cat.sklearn_model_dir(name), {
-        "model.skops": skm.dumps(model),
-        "reference.npz": pio.npz_bytes({"probs_test": probs, "pred_test": probs.argmax(1)}),
-        "summary.json": pio.to_json(summary).encode(),
+        cat.SKLEARN_MODEL_FILE: skm.dumps(model),
+        cat.REFERENCE_FILE: pio.npz_bytes({"probs_test": probs, "pred_test": probs.argmax(1)}),
+        cat.MODEL_SUMMARY_FILE: pio.to_json(summary).encode(),
     })
     info(f"train_sklearn@{name}: val {summary['val_accuracy']:.3f} test {summary['test_accuracy']:.3f}")

@@ -1,6 +1,6 @@
 """C for a Cortex-M from a trained scikit-learn Pipeline, by kept code generators (emlearn, m2cgen):
 the classifier's C from its generator, and around it the model's own front (the summary statistics
-of pipeline/models/summary.py, in mcu_c/summary.h) and its StandardScaler, so the firmware takes the
+of pipeline/models/summary_stats.py, in mcu_c/summary.h) and its StandardScaler, so the firmware takes the
 same (n_mfcc, frames) MFCC matrix as every other artefact.
 
 One entry per estimator type (pipeline/models/sklearn_models.py ESTIMATOR_TYPES): the generator,
@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline.models.summary import STATS
+from pipeline.models.summary_stats import STATS
 
 # m2cgen unrolls every support vector of an SVM into one statement of `score()` (about 45 bytes of C per
 # vector and feature). GCC's time on that one function grows faster than the code: the default SVC's 62,600
@@ -166,7 +166,7 @@ def cached_firmware_source(model_bytes: bytes, model, estimator_type: str, n_mfc
     generating code give the same C, so every core after the first reuses it (m2cgen takes ~30 s on the SVC).
     An entry that does not hash as written is generated again."""
     from pipeline import io as pio
-    from pipeline.models import summary
+    from pipeline.models import summary_stats as summary
     from pipeline.targets.qemu_user import workspace_root
 
     said = f"{estimator_type} {n_mfcc} {frames} emlearn {version('emlearn')} m2cgen {version('m2cgen')}"

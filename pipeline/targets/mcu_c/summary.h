@@ -1,6 +1,6 @@
 /* The scikit-learn models' front in C: per MFCC coefficient, over the frames, mean, standard
  * deviation, standard deviation of the frame-to-frame difference, minimum and maximum, in that order
- * (pipeline/models/summary.py is the reference; float32 throughout, like the ONNX graph). */
+ * (pipeline/models/summary_stats.py is the reference; float32 throughout, like the ONNX graph). */
 #include <math.h>
 
 static void summary_stats(const float *mfcc, int n_mfcc, int frames, float *out)
