@@ -13,12 +13,12 @@ import json
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.errors import TargetUnavailable
+from pipeline.targets.mcu import MCU_CORES, McuCore  # noqa: F401 (the cores, their boards and memory maps)
 from pipeline.targets.qemu_user import PLUGIN, PROVISION_CMD
 
 HARNESS_DIR = Path(__file__).resolve().parent / "mcu_c"
@@ -26,28 +26,6 @@ GCC, QEMU = "arm-none-eabi-gcc", "qemu-system-arm"
 INSTALL_CMD = "apt-get install -y --no-install-recommends qemu-system-arm gcc-arm-none-eabi picolibc-arm-none-eabi"
 STACK_PAINT = 0x10000   # bytes below the top of RAM painted to find the stack's high-water mark
 RUN_TIMEOUT_S = 600
-
-
-@dataclass(frozen=True)
-class McuCore:
-    name: str              # gcc -mcpu and QEMU's CPU
-    machine: str           # qemu-system-arm -M (a board with this core)
-    fpu: tuple[str, ...]   # gcc floating-point flags
-    flash: tuple[int, int]  # (origin, size) of the code memory the board boots from
-    ram: tuple[int, int]    # (origin, size) of the data memory
-    board: str              # what the emulated board is
-
-
-KB, MB = 1024, 1024 * 1024
-
-MCU_CORES: dict[str, McuCore] = {c.name: c for c in (
-    McuCore("cortex-m4", "mps2-an386", ("-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), (0x0, 4 * MB),
-            (0x20000000, 4 * MB), "Arm MPS2 AN386: 4 MB code SRAM, 4 MB data SRAM"),
-    McuCore("cortex-m7", "mps2-an500", ("-mfloat-abi=hard", "-mfpu=fpv5-d16"), (0x0, 4 * MB),
-            (0x20000000, 4 * MB), "Arm MPS2 AN500: 4 MB code SRAM, 4 MB data SRAM"),
-    McuCore("cortex-m55", "mps3-an547", ("-mfloat-abi=hard",), (0x0, 512 * KB), (0x20000000, 512 * KB),
-            "Arm MPS3 AN547 (Corstone-300): 512 KB ITCM for code, 512 KB DTCM for data"),
-)}
 
 
 def check_available() -> None:
