@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
+from pipeline.export.formats import FORMATS
 from pipeline.variants import is_e2e
-
-RUNTIME_HINT = {
-    "tflite": "LiteRT / TensorFlow Lite interpreter (builtin operators only)",
-    "onnx": "onnxruntime (CPU execution provider)",
-    "tflm": "TensorFlow Lite for Microcontrollers (its builtin operators: no RFFT2D), or LiteRT",
-}
 
 
 def _tensor(t: dict) -> str:
@@ -25,7 +20,7 @@ def bundle_readme(meta: dict) -> str:
         f"# {meta['variant']}", "",
         f"{meta['model']} classifier, {meta['format'].upper()}, quantization `{meta['quantization']}`: "
         f"{meta['quantization_description']}.",
-        f"Run it with {RUNTIME_HINT[meta['format']]}. File: `{meta['file']}` ({meta['size_bytes']:,} bytes, "
+        f"Run it with {FORMATS[meta['format']].runs_with}. File: `{meta['file']}` ({meta['size_bytes']:,} bytes, "
         f"SHA-256 `{meta['sha256']}`).", "",
         "## Input", "", _tensor(meta["input"]), "",
     ]

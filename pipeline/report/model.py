@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
+from pipeline.export.formats import FORMATS
+
 TITLE = "Deployment report"
 
 
@@ -195,7 +197,11 @@ PARITY_NOTE = ("End-to-end variants take the raw clip; their in-graph MFCCs are 
                "features (librosa, per clip) on every test clip, and their top-1 with librosa features + the "
                "unconverted model (Keras or scikit-learn).")
 
-MARKERS = {"onnx": "o", "tflite": "s", "tflm": "D"}  # named in the size-vs-accuracy title; any other format: "^"
+
+
+def marker(fmt: str) -> str:
+    """A format's points in the plots (its registry entry; "^" for one no longer registered)."""
+    return FORMATS[fmt].marker if fmt in FORMATS else "^"
 
 
 def _bars(rows, key: str, xlabel: str, title: str, scale: float = 1.0, floor: float = 0.0) -> Plot:
@@ -217,7 +223,7 @@ def host_sections(host: list[dict], threads: int) -> list[Section]:
     front = _size_accuracy_front(host)
     scatter = Plot("scatter", "Size vs accuracy (o = ONNX, □ = TFLite; labelled: the size-accuracy front)",
                    "file size (KB, log scale)",
-                   tuple(Point(r["size_bytes"] / 1024, 100 * r["accuracy"], r["model"], MARKERS.get(r["format"], "^"),
+                   tuple(Point(r["size_bytes"] / 1024, 100 * r["accuracy"], r["model"], marker(r["format"]),
                                r["variant"] if r["variant"] in front else "") for r in host), ylabel="test accuracy (%)")
     latency = _bars(host, "latency_p50_us", "p50 latency (µs, log scale)", "Host latency per variant (measured)")
     return [Section(TITLE, level=1, notes=(intro,)),

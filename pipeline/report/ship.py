@@ -5,7 +5,7 @@ against cost in which only the front is labelled. Built from the decisions of pi
 from __future__ import annotations
 
 from pipeline.report.decision import candidates
-from pipeline.report.model import MARKERS, Column, Plot, Point, Section, Table, _kb, _pct, _text
+from pipeline.report.model import Column, Plot, Point, Section, Table, _kb, _pct, _text, marker
 
 
 def _cost(v) -> str:
@@ -66,7 +66,7 @@ def pareto_plot(ctx, target: str, decision: dict) -> Plot | None:
         return None
     front = set(decision.get("pareto_front", [])) | ({decision["pick"]} if decision.get("pick") else set())
     kind = "estimated device latency" if ctx.estimate(target) else "measured cost"
-    points = tuple(Point(r["cost_us"], 100 * r["accuracy"], r["model"], MARKERS.get(r["format"], "^"),
+    points = tuple(Point(r["cost_us"], 100 * r["accuracy"], r["model"], marker(r["format"]),
                          r["variant"] if r["variant"] in front else "") for r in rows)
     return Plot("scatter", f"{target}: accuracy vs cost (labelled: the pick and the Pareto front of accuracy, cost, size)",
                 f"{kind} per inference (µs, log scale)", points, ylabel="test accuracy (%)")
