@@ -47,7 +47,8 @@ def harness_spec(p: Params, level: str, inputs: dict[str, Path], scores: bool) -
         if pio.sha256_file(artefact) != meta["sha256"]:
             raise DataError(f"{artefact} ({vid}): its SHA-256 is not the one in its sidecar {entry['sidecar']}: the "
                             f"file was changed after convert; rebuild it with `dvc repro convert@{level}`")
-        job = {"id": vid, "runtime": FORMATS[meta["format"]].runtime, "raw_audio": e2e,
+        # the job as the harness reads it, here and in an emulated guest, where its size moves the counts
+        job = {"id": vid, "runtime": FORMATS[meta["format"]].runtime,
                "inputs": str(inputs["audio" if e2e else "features"].resolve()),
                "artefact": str(artefact.resolve()),
                "input": {**meta["input"], "value_range": [-1.0, 1.0]} if e2e else meta["input"],

@@ -17,6 +17,7 @@ import numpy as np
 from pipeline.bench.child_env import PROJECT_ROOT, harness_env
 from pipeline.errors import PipelineError
 from pipeline.log import info
+from pipeline.variants import is_e2e
 
 START_TIMEOUT_S = 120
 BAD_EVERY = 10  # one request in ten carries a payload the server must refuse with a 4xx
@@ -96,7 +97,7 @@ def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
 
     records = {}
     for job in spec["jobs"]:
-        if not job["raw_audio"]:
+        if not is_e2e(job["model"]):
             records[job["id"]] = {"status": "not_applicable",
                                   "reason": "the server takes audio; this variant takes MFCC features"}
             continue
