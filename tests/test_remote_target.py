@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,8 @@ REMOTE = {"kind": "http", "rtt_ms": 50.0, "rates": [20.0, 100.0], "requests": 20
           "budget_ms": 50.0}
 
 
-def test_every_end_to_end_variant_is_load_tested_without_loss(built_project: Path, tmp_path: Path):
-    project = tmp_path / "repo"
-    shutil.copytree(built_project, project, symlinks=True)
+def test_every_end_to_end_variant_is_load_tested_without_loss(built_copy: Path):
+    project = built_copy
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["targets"]["remote"] = REMOTE
     params["ship"]["remote"] = {"max_latency_ms": 200.0, "max_size_kb": 102400, "max_accuracy_loss": 0.05,
