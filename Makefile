@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.lock-sha256
 LOCK_SHA := $(shell sha256sum requirements.lock | cut -d' ' -f1)
 
-.PHONY: setup env arm mcu plots browser repro test bench clean-env
+.PHONY: setup env arm mcu plots browser repro test check bench clean-env
 
 setup: env arm mcu plots
 
@@ -39,6 +39,9 @@ repro: setup
 
 test: setup browser
 	@bash scripts/run_tests.sh
+
+check: setup browser  # the quick loop: unit tests and one small integration (pyproject.toml's markers)
+	@bash scripts/run_tests.sh -m "not e2e or smoke"
 
 bench: setup  # the figures the README quotes (the no-op one needs an up-to-date workspace: make repro)
 	$(VENV)/bin/python benchmarks/bench_mfcc.py --skip-graphs --runs 5 --clips 600

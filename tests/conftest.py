@@ -50,9 +50,27 @@ def make_project(dest: Path, profile: str = "tiny.yaml") -> Path:
     return dest
 
 
+def pytest_collection_modifyitems(items):
+    """A test on the tiny build is end-to-end whether or not its file says so: `make check` never builds it."""
+    for item in items:
+        if "built_project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def built_project(tmp_path_factory) -> Path:
-    """The tiny profile, built once by `dvc repro` from a fresh repo, shared by the end-to-end tests."""
+    """The tiny profile, built once by `dvc repro` from a fresh repo, shared by the end-to-end tests: they
+    only read it (a test that changes anything works on `built_copy`), so no test depends on the order."""
     project = make_project(tmp_path_factory.mktemp("e2e") / "repo")
     run(["dvc", "repro"], project, timeout=1800)
+    return project
+
+
+@pytest.fixture
+def built_copy(built_project: Path, tmp_path: Path) -> Path:
+    """A test's own copy of the tiny build (git, DVC's cache and state included), up to date as built."""
+    project = tmp_path / "repo"
+    shutil.copytree(built_project, project, symlinks=True)
+    status = run(["dvc", "status", "--quiet"], project, check=False)
+    assert status.returncode == 0, f"the copy of the tiny build is not up to date:\n{status.stdout}{status.stderr}"
     return project

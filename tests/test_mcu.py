@@ -45,14 +45,11 @@ def test_sklearn_fp32_entries_have_exact_counts_and_the_hosts_answers(built_proj
     assert "fp32 entry" in m["mlp.onnx.int8"][TARGET]["reason"]
 
 
-def test_counts_are_identical_across_two_runs(built_project):
-    bench = built_project / "reports/bench" / TARGET / "fp32.json"
+def test_counts_are_identical_across_two_runs(built_copy):
+    bench = built_copy / "reports/bench" / TARGET / "fp32.json"
     first = bench.read_bytes()
-    try:
-        run(["python", "-m", "pipeline", "benchmark", TARGET, "fp32"], built_project)
-        again = bench.read_bytes()
-    finally:
-        bench.write_bytes(first)
+    run(["python", "-m", "pipeline", "benchmark", TARGET, "fp32"], built_copy)
+    again = bench.read_bytes()
     a, b = json.loads(first), json.loads(again)
     exact = [vid for vid, e in a.items() if e["status"] == "ok"]
     assert len(exact) == len(SKLEARN)
@@ -61,7 +58,7 @@ def test_counts_are_identical_across_two_runs(built_project):
                     "firmware_sha256", "host_agreement"):
             assert a[vid][key] == b[vid][key], (vid, key)
     assert first == again  # the whole file: nothing in it is a timing
-    assert not (built_project / "tmp").exists()  # the generators leave nothing in the workspace
+    assert not (built_copy / "tmp").exists()  # the generators leave nothing in the workspace
 
 
 def test_tflm_verdict_on_every_tflite_variant(built_project):
@@ -111,15 +108,15 @@ def test_a_missing_toolchain_names_the_install_command(monkeypatch):
     assert "apt-get install" in str(err.value) and "picolibc-arm-none-eabi" in str(err.value)
 
 
-def test_a_required_target_without_toolchain_fails_the_stage(built_project, tmp_path):
+def test_a_required_target_without_toolchain_fails_the_stage(built_copy, tmp_path):
     """PATH without /usr/bin: the stage stops with the install command; nothing is written."""
-    bench = built_project / "reports/bench" / TARGET / "int8.json"
+    bench = built_copy / "reports/bench" / TARGET / "int8.json"
     before = bench.read_bytes()
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("python", "python3"):
         os.symlink(ROOT / ".venv/bin" / tool, bin_dir / tool)
-    res = subprocess.run([str(bin_dir / "python"), "-m", "pipeline", "benchmark", TARGET, "int8"], cwd=built_project,
+    res = subprocess.run([str(bin_dir / "python"), "-m", "pipeline", "benchmark", TARGET, "int8"], cwd=built_copy,
                          capture_output=True, text=True, env={**os.environ, "PATH": str(bin_dir)})
     assert res.returncode != 0
     assert "apt-get install" in res.stderr and "arm-none-eabi-gcc" in res.stderr, res.stderr[-2000:]

@@ -1,8 +1,5 @@
-"""The promises of the README under `dvc repro`, `dvc exp run` and bad input, on the built tiny project.
-
-Runs after test_pipeline_e2e.py (the shared project is built and up to date); each test leaves the
-project as it found it.
-"""
+"""The promises of the README under `dvc repro`, `dvc exp run` and bad input, on the built tiny project: a test
+that changes anything (params, files, commits, DVC's config) works on its own copy."""
 
 from __future__ import annotations
 
@@ -27,21 +24,17 @@ def every_output(project: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("key,value", [("features.n_fft", 4), ("data.folder", "data/nowhere")])
-def test_a_bad_param_under_dvc_repro_leaves_every_output_as_it_was(built_project: Path, key, value):
-    params_file = built_project / "params.yaml"
-    good = params_file.read_text()
-    before = every_output(built_project)
-    raw = yaml.safe_load(good)
+def test_a_bad_param_under_dvc_repro_leaves_every_output_as_it_was(built_copy: Path, key, value):
+    params_file = built_copy / "params.yaml"
+    before = every_output(built_copy)
+    raw = yaml.safe_load(params_file.read_text())
     section, name = key.split(".")
     raw[section][name] = value
     params_file.write_text(yaml.safe_dump(raw, sort_keys=False))
-    try:
-        res = run(["dvc", "repro"], built_project, check=False, timeout=600)
-    finally:
-        params_file.write_text(good)
+    res = run(["dvc", "repro"], built_copy, check=False, timeout=600)
     assert res.returncode != 0
     assert key in res.stdout + res.stderr or value in res.stdout + res.stderr
-    assert every_output(built_project) == before
+    assert every_output(built_copy) == before
 
 
 def test_outputs_get_the_users_umask(built_project: Path):
@@ -56,32 +49,32 @@ def test_outputs_get_the_users_umask(built_project: Path):
         assert stat.S_IMODE(path.stat().st_mode) == want, f"{rel}: {oct(stat.S_IMODE(path.stat().st_mode))}"
 
 
-def test_a_killed_write_leaves_nothing_dvc_sees_and_the_next_write_clears_it(built_project: Path):
-    level = built_project / "models/variants/fp32"
+def test_a_killed_write_leaves_nothing_dvc_sees_and_the_next_write_clears_it(built_copy: Path):
+    level = built_copy / "models/variants/fp32"
     litter = level.with_name(".fp32.killed.tmp")  # what kill -9 during replace_dir leaves
     litter.mkdir()
     (litter / "half.onnx").write_bytes(b"\0" * 10)
-    assert "up to date" in run(["dvc", "status"], built_project).stdout  # ignored: report is not stale
+    assert "up to date" in run(["dvc", "status"], built_copy).stdout  # ignored: report is not stale
     files = {str(p.relative_to(level)): p.read_bytes() for p in sorted(level.rglob("*")) if p.is_file()}
     pio.replace_dir(level, files)  # the next run of convert@fp32 writes the same folder
     assert not litter.exists()
-    assert "up to date" in run(["dvc", "status"], built_project).stdout
+    assert "up to date" in run(["dvc", "status"], built_copy).stdout
 
 
-def test_an_experiment_in_a_temporary_copy_measures_the_emulated_target(built_project: Path):
+def test_an_experiment_in_a_temporary_copy_measures_the_emulated_target(built_copy: Path):
     """`dvc exp run --temp` runs in <checkout>/.dvc/tmp/exps/..., which has no .cache/arm: the emulation
     cache is found in the checkout, so an optional target is measured, not skipped in silence."""
-    cache = built_project / ".cache" / "arm"
+    cache = built_copy / ".cache" / "arm"
     cache.parent.mkdir(exist_ok=True)
     if not cache.exists():
         cache.symlink_to(ROOT / ".cache" / "arm")  # where a user's `make arm` puts it
     # an experiment starts from a commit: the built state, its dvc.lock and outputs (from DVC's cache)
-    run(["git", "add", "-A"], built_project)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "built"], built_project)
+    run(["git", "add", "-A"], built_copy)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "built"], built_copy)
     env = {k: v for k, v in os.environ.items() if k != "PIPELINE_ARM_CACHE"}
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
     res = subprocess.run(["dvc", "exp", "run", "--temp", "-S", "targets.qemu.cortex-a53.required=false", "-f", "-s",
-                          "benchmark_qemu@cortex-a53-fp32"], cwd=built_project, env=env, capture_output=True, text=True,
+                          "benchmark_qemu@cortex-a53-fp32"], cwd=built_copy, env=env, capture_output=True, text=True,
                          timeout=900)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
@@ -127,15 +120,15 @@ def test_classify_refuses_what_would_give_a_confident_wrong_answer(built_project
     assert "Traceback" not in res.stderr
 
 
-def test_dvc_plots_page_renders_offline(built_project: Path, tmp_path: Path):
+def test_dvc_plots_page_renders_offline(built_copy: Path, tmp_path: Path):
     """`make setup` points DVC at a template with vega, vega-lite and vega-embed inlined from npm: the page
     DVC writes renders every plot in a browser that cannot reach any network (DVC's own loads a CDN)."""
     from test_report_browser import find_chromium, load
 
     template = ROOT / ".cache" / "plots" / "offline.html"
     assert template.is_file(), "run `make setup` (scripts/plots_template.py)"
-    run(["dvc", "config", "--local", "plots.html_template", str(template)], built_project)
-    run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], built_project)
+    run(["dvc", "config", "--local", "plots.html_template", str(template)], built_copy)
+    run(["dvc", "plots", "show", "-o", str(tmp_path / "plots")], built_copy)
     page = tmp_path / "plots" / "index.html"
     assert "cdn.jsdelivr" not in page.read_text()
     binary = find_chromium()
@@ -146,5 +139,5 @@ def test_dvc_plots_page_renders_offline(built_project: Path, tmp_path: Path):
         pytest.skip(msg)
     seen = load(binary, page, tmp_path / "browser")
     assert seen["loaded"] and seen["problems"] == [], seen["problems"]
-    plots = len(yaml.safe_load((built_project / "dvc.yaml").read_text())["stages"]["report"]["plots"]) + 1
+    plots = len(yaml.safe_load((built_copy / "dvc.yaml").read_text())["stages"]["report"]["plots"]) + 1
     assert seen["dom"].count("<canvas") >= plots  # vega-embed drew each plot (keras history, size, latency, cost)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -66,9 +65,8 @@ def sections(ctx, targets):
 '''
 
 
-def test_a_kind_written_in_test_code_is_measured_reported_and_decided(built_project: Path, tmp_path: Path):
-    project = tmp_path / "repo"
-    shutil.copytree(built_project, project, symlinks=True)
+def test_a_kind_written_in_test_code_is_measured_reported_and_decided(built_copy: Path):
+    project = built_copy
     targets = project / "pipeline" / "targets"
     for name, text in (("toy.py", SCHEMA), ("toy_run.py", RUNNER), ("toy_report.py", REPORT)):
         (targets / name).write_text(text)
