@@ -34,7 +34,8 @@ browser:  # Debian's chromium, for the test that opens the HTML report headless
 	@bash scripts/install_browser.sh
 
 # Stages run `python -m pipeline ...`: the environment's bin goes first on PATH.
-repro: setup
+repro: setup  # dvc.yaml must be what pipeline/wiring.py writes (python -m pipeline wire)
+	$(VENV)/bin/python -m pipeline wire --check
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro
 
 test: setup browser
