@@ -237,11 +237,10 @@ class Params(Strict):
 
     @model_validator(mode="after")
     def _ship_per_target(self) -> "Params":
-        shipping = [t for t, kind in self.target_kinds().items() if kind.ships]
-        missing, unknown = sorted(set(shipping) - set(self.ship)), sorted(set(self.ship) - set(shipping))
+        targets = list(self.target_kinds())
+        missing, unknown = sorted(set(targets) - set(self.ship)), sorted(set(self.ship) - set(targets))
         if missing or unknown:
-            raise ValueError(f"ship: one entry per target of `targets` that ships ({shipping}; kinds "
-                             f"{[k.name for k in TARGET_KINDS.values() if not k.ships]} take none); "
+            raise ValueError(f"ship: one entry per target of `targets` ({targets}); "
                              + (f"missing {missing}" if missing else "") + ("; " if missing and unknown else "")
                              + (f"{unknown} not in targets" if unknown else ""))
         return self

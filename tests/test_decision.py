@@ -144,3 +144,34 @@ def test_compare_report_names_the_changed_pick():
     md = render_markdown(cmp, [("ship.cortex-a53.max_latency_ms", 1.0, 0.1)], "base", "head")
     assert "### What to ship: changed picks" in md
     assert "- **cortex-a53**: `keras_e2e.tflite.int8` → `nothing fits`" in md
+
+
+def test_a_microcontroller_decides_against_its_part_and_says_when_the_pick_is_an_estimate():
+    """Flash and RAM are judged against the device's part (devices:), and a pick whose latency comes from MACs
+    says so; an SVC that runs on the emulated board but not in the part's flash is never the pick."""
+    from pipeline.targets import mcu, mcu_report
+
+    def m(model, fmt, acc, entry, tflm=None):
+        return {"model": model, "format": fmt, "quantization": "fp32", "status": "ok", "accuracy": acc,
+                "size_bytes": 40_000, "m4": entry, **({"tflm": tflm} if tflm else {})}
+
+    exact = {"status": "ok", "method": "exact", "estimator": "mlp", "macs": 20_000, "front_instructions": 30_000,
+             "instructions_per_inference": 110_000, "flash_bytes": 100_000, "ram_bytes": 7_000}
+    metrics = {"mlp.onnx.fp32": m("mlp", "onnx", 0.88, exact),
+               "svc.onnx.fp32": m("svc", "onnx", 0.91, {**exact, "estimator": "svc", "macs": 0,
+                                                         "flash_bytes": 3_600_000}),
+               "keras.tflite.fp32": m("keras", "tflite", 0.90, {"status": "estimate", "method": "estimate",
+                                                                "macs": 5_000, "flash_bytes": 90_000},
+                                      {"loads": True, "arena_bytes": 140_000})}
+    device = mcu.Device(board="a part", clock_mhz=100, cpi=1.0, flash_kb=2048, ram_kb=640)
+    mcu_report.complete(metrics, "m4", mcu.Target(core="cortex-m4", required=True), device)
+    assert metrics["svc.onnx.fp32"]["m4"]["over_part"] == {"flash_kb": round(3_600_000 / 1024 - 2048, 3)}
+    kinds = {"m4": TARGET_KINDS["mcu"]}
+    ctx = ReportContext(metrics, kinds, 1.0, 20.0)
+    limits = {**LIMITS, "max_latency_ms": 20.0, "raw_audio": False, "reduction": None}
+    d = decide(metrics, "m4", limits, mcu_report.COST_LABEL, lambda v: ctx.cost_us(v, "m4"),
+               lambda v: ctx.judge(v, "m4"))
+    assert d["pick"] == "keras.tflite.fp32" and "estimated from its MACs" in d["why"]
+    tight = decide(metrics, "m4", {**limits, "max_accuracy_loss": 0.0}, mcu_report.COST_LABEL,
+                   lambda v: ctx.cost_us(v, "m4"), lambda v: ctx.judge(v, "m4"))
+    assert tight["pick"] is None and {"variant": "svc.onnx.fp32", "breaks": {"flash_kb": 1467.625}} in tight["closest"]

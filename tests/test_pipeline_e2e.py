@@ -91,7 +91,7 @@ def test_models_saved_without_pickle(built_project: Path):
 def test_every_variant_built_or_explained(built_project: Path):
     metrics = json.loads((built_project / "reports/metrics.json").read_text())
     decisions = metrics.pop("ship")
-    assert set(decisions) == {"host", "cortex-a53"} and all(d["pick"] or d["why"] for d in decisions.values())
+    assert set(decisions) == {"host", "cortex-a53", "cortex-m4"} and all(d["pick"] or d["why"] for d in decisions.values())
     assert set(metrics) == {f"{m}.{f}.{q}" for m in MODELS for f in FORMATS for q in LEVELS}
     built = {vid for vid, m in metrics.items() if m["status"] == "ok"}
     assert built == EXPECTED_BUILT
@@ -157,7 +157,7 @@ def test_reports(built_project: Path):
     sizes = pio.read_csv(built_project / "reports/plots/size_accuracy.csv")
     assert {r["variant"] for r in sizes} == EXPECTED_BUILT
     summary = {p.stem: json.loads(p.read_text()) for p in (built_project / "reports/summary").glob("*.json")}
-    assert set(summary) == EXPECTED_BUILT | {"ship.host", "ship.cortex-a53"}  # DVC's metrics: built ones only
+    assert set(summary) == EXPECTED_BUILT | {"ship.host", "ship.cortex-a53", "ship.cortex-m4"}  # built ones only
     assert all(summary[vid]["accuracy"] == metrics[vid]["accuracy"] for vid in EXPECTED_BUILT)
 
 

@@ -37,16 +37,23 @@ class ShipConstraints(Strict):
 METRICS_KEY = "ship"  # the decisions' top-level key in reports/metrics.json, beside the variants
 
 Cost = Callable[[dict], "float | None"]  # a variant's metrics -> its cost on the target (the kind's figure)
+# a variant's metrics -> what the target's kind says it breaks besides the constraints, and its cost's caveat
+Judge = Callable[[dict], "tuple[dict[str, float], str | None]"]
 
 
-def candidates(metrics: dict, cost_of: Cost) -> list[dict]:
+def _no_judgement(m: dict) -> tuple[dict[str, float], str | None]:
+    return {}, None
+
+
+def candidates(metrics: dict, cost_of: Cost, judge: Judge = _no_judgement) -> list[dict]:
     rows = []
     for vid, m in sorted(metrics.items()):
         cost = cost_of(m) if isinstance(m, dict) else None
         if cost is not None:
+            breaks, caveat = judge(m)
             rows.append({"variant": vid, "model": m["model"], "format": m["format"], "quantization": m["quantization"],
                          "accuracy": m["accuracy"], "cost_us": cost, "size_bytes": m["size_bytes"],
-                         "raw_audio": is_e2e(m["model"])})
+                         "raw_audio": is_e2e(m["model"]), "breaks": breaks, "caveat": caveat})
     return rows
 
 
@@ -62,7 +69,7 @@ def violations(c: dict, limits: dict, best_fp32: float) -> dict[str, float]:
         out["max_accuracy_loss"] = round(floor - c["accuracy"], 6)
     if limits["raw_audio"] and not c["raw_audio"]:
         out["raw_audio"] = 1.0
-    return out
+    return {**out, **c.get("breaks", {})}  # and what the target's kind judges (a part's flash and RAM)
 
 
 def pareto_front(rows: list[dict]) -> list[str]:
@@ -105,9 +112,9 @@ def reduction_check(rows: list[dict], wanted: dict | None) -> dict | None:
             "cost_short_by": round(max(0.0, wanted["min_cost_ratio"] - best["cost_ratio"]), 3)}
 
 
-def decide(metrics: dict, target: str, limits: dict, label: str, cost_of: Cost) -> dict:
+def decide(metrics: dict, target: str, limits: dict, label: str, cost_of: Cost, judge: Judge = _no_judgement) -> dict:
     """The decision for one target (a JSON-able dict, the metrics' `ship.<target>`); label: what its cost is."""
-    rows = candidates(metrics, cost_of)
+    rows = candidates(metrics, cost_of, judge)
     fp32 = [m["accuracy"] for m in metrics.values()
             if isinstance(m, dict) and m.get("status") == "ok" and m["quantization"] == REFERENCE_LEVEL]
     decision = {"cost": label, "constraints": dict(limits),
@@ -130,6 +137,8 @@ def decide(metrics: dict, target: str, limits: dict, label: str, cost_of: Cost) 
         why = (f"the most accurate of {len(fitting)} variant(s) meeting every constraint"
                + (" (tie broken by cost, then size)" if len(fitting) > 1 and fitting[1]["accuracy"] == pick["accuracy"]
                   else ""))
+        if pick["caveat"]:  # the pick rests on an estimate the kind names
+            why += f"; {pick['caveat']}"
         return {**decision, "pick": pick["variant"], "accuracy": pick["accuracy"], "cost_us": pick["cost_us"],
                 "size_bytes": pick["size_bytes"], "margins": margins, "meets": len(fitting), "why": why}
     closest = sorted(rows, key=lambda r: (len(broken[r["variant"]]), _relative_excess(broken[r["variant"]], limits),
@@ -148,6 +157,6 @@ def _relative_excess(broken: dict[str, float], limits: dict) -> float:
     return total
 
 
-def decide_all(metrics: dict, ship: dict[str, dict], costs: dict[str, tuple[str, Cost]]) -> dict[str, dict]:
-    """costs: target -> (what its cost is, how to read it from a variant's metrics)."""
+def decide_all(metrics: dict, ship: dict[str, dict], costs: dict[str, tuple]) -> dict[str, dict]:
+    """costs: target -> (what its cost is, how to read it from a variant's metrics[, its kind's judgement])."""
     return {target: decide(metrics, target, limits, *costs[target]) for target, limits in ship.items()}

@@ -16,10 +16,19 @@ class ReportContext:
 
     def cost_us(self, m: dict | None, target: str) -> float | None:
         """A variant's cost on a target by that target's kind (None: not built, or not measured there)."""
-        t = m.get(target) if isinstance(m, dict) else None
-        if not m or m.get("status") != "ok" or not isinstance(t, dict) or t.get("status") != "ok":
-            return None
-        return self.kinds[target].report.cost_us(t)
+        t = self.entry(m, target)
+        return None if t is None else self.kinds[target].report.cost_us(t)
+
+    def entry(self, m: dict | None, target: str) -> dict | None:
+        """A built variant's entry on a target, when it was measured (or estimated) there."""
+        t = m.get(target) if isinstance(m, dict) and m.get("status") == "ok" else None
+        return t if isinstance(t, dict) and t.get("status") in ("ok", "estimate") else None
+
+    def judge(self, m: dict, target: str) -> tuple[dict[str, float], str | None]:
+        """What the target's kind says a variant breaks beyond the ship constraints (a microcontroller's flash
+        and RAM: {constraint: excess}), and the caveat its cost carries (None: none); its optional hook."""
+        hook = getattr(self.kinds[target].report, "judge", None)
+        return hook(self.entry(m, target)) if hook else ({}, None)
 
     def estimate(self, target: str) -> bool:
         """Whether the target's cost is an estimate (else measured)."""

@@ -30,7 +30,8 @@ def run(p: Params) -> None:
             kind.report.complete(metrics, name, target, device)  # the estimates, from nominal figures
 
     ctx = ReportContext(metrics, kinds, p.data.clip_seconds, p.benchmark.streaming_hop_ms)
-    costs = {t: (k.report.COST_LABEL, lambda m, t=t: ctx.cost_us(m, t)) for t, k in kinds.items()}
+    costs = {t: (k.report.COST_LABEL, lambda m, t=t: ctx.cost_us(m, t), lambda m, t=t: ctx.judge(m, t))
+             for t, k in kinds.items()}
     ctx.decisions.update(decision.decide_all(metrics, {t: s.model_dump() for t, s in p.ship.items()}, costs))
     host = tables.host_rows(metrics, scoring)
     history = pio.read_csv(cat.KERAS_HISTORY.path())

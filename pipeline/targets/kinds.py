@@ -7,7 +7,8 @@
   status), imported only when a benchmark stage of that kind runs;
 - `<module>_report`: the report's hooks: `COST_LABEL`, `entry(bench_entry, scored) -> metrics entry`,
   `complete(metrics, name, target, device)` (the estimates, from the device's nominal figures),
-  `cost_us(entry)` (the decision's figure) and `sections(ctx, targets) -> [Section]`.
+  `cost_us(entry)` (the decision's figure) and `sections(ctx, targets) -> [Section]`; optionally
+  `judge(entry) -> ({constraint: excess}, caveat)`: what a variant breaks beyond `ship:` (a part's flash).
 
 The stages and the report loop over this table and call those hooks; no module outside a kind's own
 compares a kind or a target name. Adding a kind is one entry here and its modules; `python -m pipeline
@@ -28,7 +29,6 @@ class TargetKind:
     name: str      # the group under `targets:` in params.yaml; its stage is benchmark_<name>
     module: str    # under pipeline.targets: the schema module; + "_run" the runner, + "_report" the report's hooks
     scores: bool = False  # its entries score the variants (accuracy, agreement): params hold exactly one such target
-    ships: bool = True    # `ship:` takes an entry for each of its targets
     data: tuple[str, ...] = ()  # files its runner reads besides Python modules (dependencies of its stage)
 
     def _import(self, suffix: str = "") -> ModuleType:
@@ -56,6 +56,6 @@ class TargetKind:
 TARGET_KINDS: dict[str, TargetKind] = {k.name: k for k in (
     TargetKind("host", "host", scores=True),   # this machine: wall time, the whole test split
     TargetKind("qemu", "qemu"),                # emulated aarch64 cores: exact instruction counts
-    TargetKind("mcu", "mcu", ships=False, data=("pipeline/targets/mcu_c",)),  # bare-metal Cortex-M firmware
+    TargetKind("mcu", "mcu", data=("pipeline/targets/mcu_c",)),  # bare-metal Cortex-M firmware
     TargetKind("http", "http"),                # the remote alternative: a server on loopback under load
 )}

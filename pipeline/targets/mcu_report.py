@@ -23,7 +23,16 @@ def entry(bench: dict, scored: dict) -> dict:
 
 
 def cost_us(e: dict) -> float | None:
+    if e.get("status") == "estimate" and not e.get("loads_on_tflm"):
+        return None  # TFLite Micro does not run the file: no cost to weigh
     return e.get("estimated_device_latency_us")
+
+
+def judge(e: dict) -> tuple[dict[str, float], str | None]:
+    """What the variant breaks on the part (flash, RAM: KB over), and the caveat of a MAC-based estimate."""
+    caveat = ("its latency is estimated from its MACs at float C's cycles per MAC on this core (no Cortex-M build "
+              "of TFLite Micro or CMSIS-NN runs here)") if e.get("status") == "estimate" else None
+    return dict(e.get("over_part", {})), caveat
 
 ANCHORS = ("Published anchors (other kernels, real boards): MLPerf Tiny v1.1 keyword spotting (DS-CNN) 72.7 ms on a "
            "Cortex-M4 board (NUCLEO-L4R5ZI) and 16.4 ms on a Cortex-M7 (NUCLEO-H7A3ZI); ST's analyzer quotes about "
@@ -102,7 +111,10 @@ def complete(metrics: dict, name: str, target, device) -> None:
         elif e.get("status") == "ok":
             e["estimated_device_latency_us"] = round(e["instructions_per_inference"] * device.cpi / device.clock_mhz, 3)
         if e.get("status") in ("ok", "estimate") and e.get("ram_bytes") is not None:
-            e["fits"] = e["flash_bytes"] <= device.flash_kb * 1024 and e["ram_bytes"] <= device.ram_kb * 1024
+            over = {"flash_kb": round(e["flash_bytes"] / 1024 - device.flash_kb, 3),
+                    "ram_kb": round(e["ram_bytes"] / 1024 - device.ram_kb, 3)}
+            e["over_part"] = {k: v for k, v in over.items() if v > 0}
+            e["fits"] = not e["over_part"]
 
 
 def _fits(e: dict, device) -> str:
