@@ -168,10 +168,11 @@ def test_a_microcontroller_decides_against_its_part_and_says_when_the_pick_is_an
     assert metrics["svc.onnx.fp32"]["m4"]["over_part"] == {"flash_kb": round(3_600_000 / 1024 - 2048, 3)}
     kinds = {"m4": TARGET_KINDS["mcu"]}
     ctx = ReportContext(metrics, kinds, 1.0, 20.0)
-    limits = {**LIMITS, "max_latency_ms": 20.0, "raw_audio": False, "reduction": None}
+    limits = {**LIMITS, "max_latency_ms": 20.0, "max_size_kb": 4096, "raw_audio": False, "reduction": None}
     d = decide(metrics, "m4", limits, mcu_report.COST_LABEL, lambda v: ctx.cost_us(v, "m4"),
                lambda v: ctx.judge(v, "m4"))
     assert d["pick"] == "keras.tflite.fp32" and "estimated from its MACs" in d["why"]
     tight = decide(metrics, "m4", {**limits, "max_accuracy_loss": 0.0}, mcu_report.COST_LABEL,
                    lambda v: ctx.cost_us(v, "m4"), lambda v: ctx.judge(v, "m4"))
     assert tight["pick"] is None and {"variant": "svc.onnx.fp32", "breaks": {"flash_kb": 1467.625}} in tight["closest"]
+    assert d["size_bytes"] == 90_000  # what the part stores: the model alone for a TFLite file, else the firmware

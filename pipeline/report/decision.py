@@ -37,12 +37,13 @@ class ShipConstraints(Strict):
 METRICS_KEY = "ship"  # the decisions' top-level key in reports/metrics.json, beside the variants
 
 Cost = Callable[[dict], "float | None"]  # a variant's metrics -> its cost on the target (the kind's figure)
-# a variant's metrics -> what the target's kind says it breaks besides the constraints, and its cost's caveat
-Judge = Callable[[dict], "tuple[dict[str, float], str | None]"]
+# a variant's metrics -> its target kind's judgement: {"breaks": {constraint: excess}, "caveat": str, "size_bytes":
+# what the target stores when it is not the artefact file (a firmware's flash)}, each optional
+Judge = Callable[[dict], dict]
 
 
-def _no_judgement(m: dict) -> tuple[dict[str, float], str | None]:
-    return {}, None
+def _no_judgement(m: dict) -> dict:
+    return {}
 
 
 def candidates(metrics: dict, cost_of: Cost, judge: Judge = _no_judgement) -> list[dict]:
@@ -50,10 +51,10 @@ def candidates(metrics: dict, cost_of: Cost, judge: Judge = _no_judgement) -> li
     for vid, m in sorted(metrics.items()):
         cost = cost_of(m) if isinstance(m, dict) else None
         if cost is not None:
-            breaks, caveat = judge(m)
+            said = judge(m)
             rows.append({"variant": vid, "model": m["model"], "format": m["format"], "quantization": m["quantization"],
-                         "accuracy": m["accuracy"], "cost_us": cost, "size_bytes": m["size_bytes"],
-                         "raw_audio": is_e2e(m["model"]), "breaks": breaks, "caveat": caveat})
+                         "accuracy": m["accuracy"], "cost_us": cost, "size_bytes": said.get("size_bytes", m["size_bytes"]),
+                         "raw_audio": is_e2e(m["model"]), "breaks": said.get("breaks", {}), "caveat": said.get("caveat")})
     return rows
 
 

@@ -24,11 +24,11 @@ class ReportContext:
         t = m.get(target) if isinstance(m, dict) and m.get("status") == "ok" else None
         return t if isinstance(t, dict) and t.get("status") in ("ok", "estimate") else None
 
-    def judge(self, m: dict, target: str) -> tuple[dict[str, float], str | None]:
-        """What the target's kind says a variant breaks beyond the ship constraints (a microcontroller's flash
-        and RAM: {constraint: excess}), and the caveat its cost carries (None: none); its optional hook."""
+    def judge(self, m: dict, target: str) -> dict:
+        """The kind's optional judgement of a variant there: what it breaks beyond the ship constraints (a part's
+        flash and RAM: {constraint: excess}), the caveat its cost carries, and what it stores if not the file."""
         hook = getattr(self.kinds[target].report, "judge", None)
-        return hook(self.entry(m, target)) if hook else ({}, None)
+        return hook(self.entry(m, target)) if hook else {}
 
     def estimate(self, target: str) -> bool:
         """Whether the target's cost is an estimate (else measured)."""

@@ -28,11 +28,12 @@ def cost_us(e: dict) -> float | None:
     return e.get("estimated_device_latency_us")
 
 
-def judge(e: dict) -> tuple[dict[str, float], str | None]:
-    """What the variant breaks on the part (flash, RAM: KB over), and the caveat of a MAC-based estimate."""
+def judge(e: dict) -> dict:
+    """What the variant breaks on the part (flash, RAM: KB over), what it stores there (the firmware's flash;
+    a TFLite file: the model alone), and the caveat of a MAC-based estimate."""
     caveat = ("its latency is estimated from its MACs at float C's cycles per MAC on this core (no Cortex-M build "
               "of TFLite Micro or CMSIS-NN runs here)") if e.get("status") == "estimate" else None
-    return dict(e.get("over_part", {})), caveat
+    return {"breaks": dict(e.get("over_part", {})), "caveat": caveat, "size_bytes": e["flash_bytes"]}
 
 ANCHORS = ("Published anchors (other kernels, real boards): MLPerf Tiny v1.1 keyword spotting (DS-CNN) 72.7 ms on a "
            "Cortex-M4 board (NUCLEO-L4R5ZI) and 16.4 ms on a Cortex-M7 (NUCLEO-H7A3ZI); ST's analyzer quotes about "
