@@ -269,3 +269,14 @@ def test_the_class_a_quantized_variant_loses_is_named():
     confusion = tables.confusion_rows(metrics, {"fp32": {"m.onnx.fp32": ref}, "int8": {"m.onnx.int8": lossy}},
                                       ["a", "b"], [0, 1])
     assert confusion["m.onnx.int8"] == [{"actual": "a", "predicted": "a"}, {"actual": "b", "predicted": "a"}]
+
+
+def test_every_accuracy_carries_its_95_percent_interval_and_the_split_its_size(metrics):
+    assert tables.wilson_interval(0.5, 100) == [0.403832, 0.596168]  # the textbook value
+    assert tables.wilson_interval(1.0, 15) == [0.796117, 1.0]         # 15 of 15 does not mean 100%
+    m = metrics["m.onnx.int8"]
+    assert m["test_clips"] == 4 and m["accuracy_ci95"] == tables.wilson_interval(0.85, 4)
+    md = markdown.render(model.build(tables.host_rows(metrics, "host"), [], 1))
+    assert "test split's 4 clips: one clip is 25.00 points" in md
+    lo, hi = m["accuracy_ci95"]
+    assert f"| {100 * lo:.1f}–{100 * hi:.1f}% |" in md

@@ -55,6 +55,10 @@ def _pts(v) -> str:
     return "–" if v is None else f"{100 * v:+.1f} pts"
 
 
+def _interval(v) -> str:
+    return "–" if not v else f"{100 * v[0]:.1f}–{100 * v[1]:.1f}%"
+
+
 def _x(v) -> str:
     return _num(v, ".2f") + ("" if v is None else "×")
 
@@ -140,6 +144,7 @@ HOST_COLUMNS = (
     Column("Agreement with source", "agreement", _pct),
     Column("p50 (µs)", "latency_p50_us", _fixed(",.1f")),
     Column("Speed-up vs fp32", "speedup_vs_fp32", _x),
+    Column("Accuracy, 95% interval", "accuracy_ci95", _interval),
 )
 
 PARITY_COLUMNS = (
@@ -217,7 +222,11 @@ def _size_accuracy_front(rows: list[dict]) -> set[str]:
 
 
 def host_sections(host: list[dict], threads: int) -> list[Section]:
-    intro = (f"Host CPU, {threads} thread(s). Latency: single-sample calls after warm-up, median (p50) in µs. "
+    clips = next((r["test_clips"] for r in host if r.get("test_clips")), None)
+    split = (f"Accuracy is on the test split's {clips} clips: one clip is {100 / clips:.2f} points, and each accuracy's "
+             "95% Wilson interval says what the split can resolve (intervals that overlap are not a difference). "
+             if clips else "")
+    intro = (f"{split}Host CPU, {threads} thread(s). Latency: single-sample calls after warm-up, median (p50) in µs. "
              "Ratios compare each variant with the fp32 variant of the same model and format, measured in the same "
              "run.",)
     front = _size_accuracy_front(host)

@@ -5,7 +5,7 @@ against cost in which only the front is labelled. Built from the decisions of pi
 from __future__ import annotations
 
 from pipeline.report.decision import candidates
-from pipeline.report.model import Column, Plot, Point, Section, Table, _kb, _pct, _text, marker
+from pipeline.report.model import Column, Plot, Point, Section, Table, _interval, _kb, _pct, _text, marker
 
 
 def _cost(v) -> str:
@@ -43,6 +43,7 @@ def _margins(d: dict) -> str:
 
 SHIP_COLUMNS = (
     _text("Target", "target"), _text("Ship", "pick"), Column("Accuracy", "accuracy", _pct),
+    Column("95% interval", "accuracy_ci95", _interval),
     _text("Cost (per inference)", "cost"), Column("Size (KB)", "size_bytes", _kb),
     _text("Margin to each constraint (or what the closest break)", "margins"),
     _text("Reduction targets vs fp32, same core", "reduction"), _text("Why", "why"),
@@ -53,7 +54,9 @@ def ship_rows(ctx) -> list[dict]:
     rows = []
     for target, d in ctx.decisions.items():
         kind = "estimate" if ctx.estimate(target) else "measured"
+        pick = ctx.metrics.get(d.get("pick")) or {}
         rows.append({"target": target, "pick": d.get("pick") or "nothing fits", "accuracy": d.get("accuracy"),
+                     "accuracy_ci95": pick.get("accuracy_ci95"),
                      "cost": f"{_cost(d.get('cost_us'))} ({kind})" if d.get("pick") else "–",
                      "size_bytes": d.get("size_bytes"), "margins": _margins(d), "reduction": _reduction(d),
                      "why": d["why"]})

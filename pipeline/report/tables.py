@@ -54,7 +54,9 @@ def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], s
                 raise StaleResults(f"{vid} was built but has no {scoring} benchmark result (run: dvc repro)")
             if "quant_error" in entry:
                 m["quant_error"] = entry["quant_error"]
-            m.update(size_bytes=entry["size_bytes"], accuracy=scored["accuracy"], agreement=scored["agreement"],
+            clips = len(scored["record"]["predictions"])
+            m.update(size_bytes=entry["size_bytes"], accuracy=scored["accuracy"], test_clips=clips,
+                     accuracy_ci95=wilson_interval(scored["accuracy"], clips), agreement=scored["agreement"],
                      per_class_accuracy=scored["per_class_accuracy"],
                      **{k: scored[k] for k in PARITY_FIELDS if k in scored})
             if "tflm" in scored:  # TFLite Micro's verdict on the file (pipeline/bench/tflm.py)
@@ -66,6 +68,12 @@ def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], s
                 m[target] = make(b, scored)
             metrics[vid] = m
     return metrics
+
+
+def wilson_interval(p: float, n: int, z: float = 1.959964) -> list[float]:
+    """The 95% Wilson score interval of a proportion p measured on n clips: what the test split can resolve."""
+    centre, spread = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return [round((centre - spread) / (1 + z * z / n), 6), round((centre + spread) / (1 + z * z / n), 6)]
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -100,7 +108,7 @@ def host_rows(metrics: dict, host: str) -> list[dict]:
         rows.append({
             "variant": vid, "model": m["model"], "format": m["format"], "quantization": m["quantization"],
             "size_bytes": m["size_bytes"], "size_vs_fp32": ratio(m["size_bytes"], ref and ref["size_bytes"]),
-            "accuracy": m["accuracy"],
+            "accuracy": m["accuracy"], "accuracy_ci95": m.get("accuracy_ci95"), "test_clips": m.get("test_clips"),
             "accuracy_change_vs_fp32": None if ref is None else m["accuracy"] - ref["accuracy"],
             "agreement": m["agreement"], "latency_p50_us": p50, "latency_p99_us": m[host]["latency_p99_us"],
             "speedup_vs_fp32": ratio(ref and ref[host]["latency_p50_us"], p50),
