@@ -224,7 +224,7 @@ def _size_accuracy_front(rows: list[dict]) -> set[str]:
 def host_sections(host: list[dict], threads: int) -> list[Section]:
     clips = next((r["test_clips"] for r in host if r.get("test_clips")), None)
     split = (f"Accuracy is on the test split's {clips} clips: one clip is {100 / clips:.2f} points, and each accuracy's "
-             "95% Wilson interval says what the split can resolve (intervals that overlap are not a difference). "
+             "95% Wilson interval says what the split can resolve: a difference well inside those widths is not shown by it. "
              if clips else "")
     intro = (f"{split}Host CPU, {threads} thread(s). Latency: single-sample calls after warm-up, median (p50) in µs. "
              "Ratios compare each variant with the fp32 variant of the same model and format, measured in the same "
