@@ -106,10 +106,9 @@ def test_classify_refuses_what_would_give_a_confident_wrong_answer(built_project
     assert res.returncode == 1 and "samples reach 3" in res.stderr and "[-1, 1]" in res.stderr
     res = classify(built_project, level, tmp_path / "ok.wav")
     assert res.returncode == 1 and "is a level folder" in res.stderr and "Traceback" not in res.stderr
-    res = classify(built_project, level / "logreg.onnx.int8" if (level / "logreg.onnx.int8").is_dir()
-                   else built_project / "models/variants/fp32/logreg.onnx.fp32", tmp_path / "ok.wav")
-    assert res.returncode == 1 and "not audio" in res.stderr and "keras_e2e" in res.stderr
-    assert "its keras_e2e bundle" not in res.stderr
+    res = classify(built_project, built_project / "models/variants/fp32/logreg.onnx.fp32", tmp_path / "ok.wav")
+    assert res.returncode == 1 and "not audio" in res.stderr  # the variant a user can take instead, by its id
+    assert "its end-to-end twin logreg_e2e.onnx.fp32 (beside it) takes audio" in res.stderr
 
     corrupt = tmp_path / "corrupt"
     shutil.copytree(bundle, corrupt / bundle.name)

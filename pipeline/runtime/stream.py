@@ -44,8 +44,10 @@ def require_raw_audio(bundle: Bundle) -> None:
     meta = bundle.meta
     if not is_e2e(meta["model"]):
         model, fmt, level = split_variant_id(meta["variant"])
-        raise StreamError(f"{meta['variant']} takes {meta['input'].get('layout', 'MFCC features')}, not audio; "
-                          f"only end-to-end bundles take audio, such as {variant_id(model + E2E_SUFFIX, fmt, level)}")
+        twin = variant_id(model + E2E_SUFFIX, fmt, level)
+        hint = (f"its end-to-end twin {twin} (beside it) takes audio" if (bundle.folder.parent / twin).is_dir()
+                else f"only end-to-end bundles (<model>{E2E_SUFFIX}) take audio")
+        raise StreamError(f"{meta['variant']} takes {meta['input'].get('layout', 'MFCC features')}, not audio; {hint}")
 
 
 def _twins(bundle: Bundle) -> list[Bundle]:
