@@ -26,8 +26,8 @@ PLUGIN_SRC=$ROOT/native/insn_count.c
 SYSROOT_STAMP=$ARM/sysroot.stamp
 SITE_STAMP=$ARM/site-packages.stamp
 GUEST_PKGS=(numpy onnxruntime ai-edge-litert)
-SYSROOT_FORMAT=1   # bump when the sysroot recipe changes
-SITE_FORMAT=1      # bump when the wheel recipe changes
+SYSROOT_FORMAT=3   # bump when the sysroot recipe changes (3: the stdlib compiled with its guest path)
+SITE_FORMAT=2      # bump when the wheel recipe changes  (2: no host-compiled bytecode)
 
 log() { printf '[provision_arm] %s\n' "$*"; }
 die() { printf '[provision_arm] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -161,7 +161,10 @@ if [ "$(cat "$SYSROOT_STAMP" 2>/dev/null | head -n1)" != "sysroot-format=$SYSROO
     rm -rf "$SYSROOT" "$ARM/debs"
     mv "$SYSROOT.tmp" "$SYSROOT"
     log "precompiling the guest stdlib under emulation"
-    qemu_guest -m compileall -q -x '/(test|tests|idlelib|lib2to3|tkinter|turtledemo|ensurepip)/' \
+    # -d: each .pyc names its source by the guest path, not this cache (-f: the modules compileall itself
+    # imported first too): a host path in the bytecode made
+    # the counts depend on where the checkout lives (its length moves allocations before the counted region)
+    qemu_guest -m compileall -q -f -d /usr/lib/python3.11 -x '/(test|tests|idlelib|lib2to3|tkinter|turtledemo|ensurepip)/' \
         "$SYSROOT/usr/lib/python3.11" >/dev/null \
         || die "compileall failed under emulation"
     { echo "sysroot-format=$SYSROOT_FORMAT"; printf '%s\n' "${debs[@]}"; } > "$SYSROOT_STAMP"
@@ -269,7 +272,9 @@ if [ ! -d "$SITE" ] || [ ! -f "$SITE_STAMP" ] \
         : > "$cons"
     fi
     rm -rf "$SITE.tmp"
-    "$HOST_PY" -m pip install -q --disable-pip-version-check --no-input \
+    # --no-compile: bytecode compiled here would name its sources by this cache's path, and the counts would
+    # depend on where the checkout lives; the guest compiles them in memory from its own workspace path
+    "$HOST_PY" -m pip install -q --disable-pip-version-check --no-input --no-compile \
         --target "$SITE.tmp" --only-binary=:all: \
         --python-version 3.11 --implementation cp --abi cp311 "${plat[@]}" \
         -c "$cons" "${reqs[@]}" > "$ARM/pip.log" 2>&1 \

@@ -323,3 +323,11 @@ def test_int8_count_does_not_depend_on_the_host_cpu(arm_target, workdir):
 def test_unknown_host_cpu_rejected(arm_target):
     with pytest.raises(ValueError, match="not one of the board CPUs"):
         qemu.run_python("cortex-a53", ["-c", "pass"], count=False, host_cpu=qemu.BOARD_CORES)
+
+
+def test_the_guest_cache_names_no_host_path():
+    """Bytecode in the emulation cache names its sources by guest paths only: a host path there (the
+    checkout's, of any length) moved every count with where the checkout lives."""
+    root = str(qemu.ARM_CACHE.resolve()).encode()
+    compiled = list(qemu.ARM_CACHE.rglob("*.pyc"))
+    assert compiled and not [p for p in compiled if root in p.read_bytes()]
