@@ -3,7 +3,7 @@
 Every key is required: the values live in params.yaml only, so this module is not an input of any
 stage (editing a message here re-runs nothing; tests/test_params.py checks that it holds no values).
 Families carry their own part of the schema beside their code: quantization levels
-(export/levels.py), estimator types (models/sklearn_models.py), target kinds (targets/registry.py).
+(export/levels.py), estimator types (models/sklearn_models.py), target kinds (targets/kinds.py and each kind's schema module).
 
 Every stage calls `load_params()` before touching anything, so a typo or a bad value stops the run
 with a message naming the key, the value and what is allowed, before any output is written.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Provision the emulated aarch64 target used by pipeline/targets/qemu.py.
+# Provision the emulated aarch64 target used by pipeline/targets/qemu_user.py.
 #
 #   1. Debian's qemu-user (dynamically linked: it loads TCG plugins)
 #   2. .cache/arm/sysroot        aarch64 Python 3.11 from Debian arm64 packages,
@@ -177,7 +177,7 @@ fi
 # the runtimes read these at start-up (onnxruntime reads the L2 size and the PCI bus; MLAS picks
 # its int8 kernels by the MIDR of the core getcpu() reports): without them the counts depend on
 # the machine, and on which host core the process happened to run (0 or 1 here: 25 instructions
-# per call). pipeline/targets/qemu.py keeps the emulator on host CPUs 0-3, the board's cores.
+# per call). pipeline/targets/qemu_user.py keeps the emulator on host CPUs 0-3, the board's cores.
 BOARD_CORES=$(boards cores)
 
 board_facts() { boards facts "$1"; }   # cpu -> "l1d l1i l2 l3 max_khz min_khz"
@@ -299,7 +299,7 @@ if [ ! -f "$PLUGIN" ] || [ "$PLUGIN_SRC" -nt "$PLUGIN" ]; then
 fi
 
 # --------------------------------------------------------------- 5. guest shim
-# native/guest_shim.S (frozen wall clock, getcpu = core 0), preloaded into every guest (see pipeline/targets/qemu.py)
+# native/guest_shim.S (frozen wall clock, getcpu = core 0), preloaded into every guest (see pipeline/targets/qemu_user.py)
 SHIM=$SYSROOT/usr/lib/pipeline/guest_shim.so
 SHIM_SRC=$ROOT/native/guest_shim.S
 if [ ! -f "$SHIM" ] || [ "$SHIM_SRC" -nt "$SHIM" ]; then
