@@ -353,15 +353,16 @@ def test_dom_has_the_tables_and_rows(loaded, report_page):
     ship = {row[0]: row for row in ship_table[1:]}
     assert ship_table[0][:3] == ["Target", "Ship", "Accuracy"] and set(ship) == {"host", "cortex-a53", "cortex-a72"}
     # keras fp32 is over the 100 KB limit: the most accurate that fits is the ONNX fp16 (91%, 93 KB)
-    assert ship["host"][1] == "keras.onnx.fp16" and ship["host"][3] == "0.260 ms (measured)"
-    assert "met by keras.tflite.int8" in ship["host"][6]
-    assert ship["cortex-a53"][1] == "nothing fits" and "raw_audio (it takes MFCC features)" in ship["cortex-a53"][5]
-    assert ship["cortex-a72"][1] == "nothing fits" and "no variant was measured on cortex-a72" in ship["cortex-a72"][7]
+    assert ship_table[0][3] == "95% interval" and ship["host"][3] == "56.7–98.7%"  # 8 test clips resolve little
+    assert ship["host"][1] == "keras.onnx.fp16" and ship["host"][4] == "0.260 ms (measured)"
+    assert "met by keras.tflite.int8" in ship["host"][7]
+    assert ship["cortex-a53"][1] == "nothing fits" and "raw_audio (it takes MFCC features)" in ship["cortex-a53"][6]
+    assert ship["cortex-a72"][1] == "nothing fits" and "no variant was measured on cortex-a72" in ship["cortex-a72"][8]
     assert host_table[0][:4] == ["Variant", "Size (KB)", "Size vs fp32", "Accuracy"]
     body = {row[0]: row for row in host_table[1:]}
     assert set(body) == {f"{m}.{f}.{q}" for m, f, q in BUILT} == {r["variant"] for r in host}
     assert body["keras.tflite.int8"][1:4] == ["48.8", "0.28×", "89.5%"]
-    assert body["keras.onnx.int8"][-1] == "1.75×"  # speed-up vs the onnx fp32 of the same model
+    assert body["keras.onnx.int8"][-2] == "1.75×"  # speed-up vs the onnx fp32 of the same model
     assert body["keras.onnx.fp32"][2] == "1.00×"
 
     assert arm_table[0][0] == "Variant" and len(arm_table) == 1 + len(BUILT)
