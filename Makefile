@@ -37,6 +37,7 @@ browser:  # Debian's chromium, for the test that opens the HTML report headless
 repro: setup  # dvc.yaml must be what pipeline/wiring.py writes (python -m pipeline wire)
 	$(VENV)/bin/python -m pipeline wire --check
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro
+	$(VENV)/bin/python -m pipeline wire --prune-lock  # a removed target's stages leave dvc.lock
 
 test: setup browser
 	@bash scripts/run_tests.sh

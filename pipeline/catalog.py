@@ -47,8 +47,8 @@ KERAS_HISTORY = Dataset("reports/plots/keras_history.csv", "Keras loss and accur
 VARIANTS = Dataset("models/variants", "every converted variant")
 LEVEL_VARIANTS = Dataset("models/variants/{level}", "the variants of one level: a bundle folder each, index.json")
 BENCH = Dataset("reports/bench", "every benchmark result")
-LEVEL_BENCH = Dataset("reports/bench/{target}/{level}.json", "the results of one level on one target",
-                      options=(("cache", False),))
+TARGET_BENCH = Dataset("reports/bench/{target}", "the results on one target: <level>.json each",
+                       options=(("cache", False),))
 METRICS = Dataset("reports/metrics.json", "every variant's figures and the decisions per target (what compare reads)",
                   options=REPORT_OUT)
 SUMMARY = Dataset("reports/summary", "DVC metrics: accuracy and size per variant, the pick per target", "metrics",
@@ -96,7 +96,7 @@ def level_index(level: str) -> Path:
 
 
 def bench_path(target: str, level: str) -> Path:
-    return LEVEL_BENCH.path(target=target, level=level)
+    return TARGET_BENCH.path(target=target) / f"{level}.json"
 
 
 def sklearn_model_dir(model: str) -> Path:

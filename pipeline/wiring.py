@@ -2,6 +2,7 @@
 
     python -m pipeline wire           write dvc.yaml
     python -m pipeline wire --check   exit 1 when dvc.yaml is not what this module writes
+    python -m pipeline wire --prune-lock   drop dvc.lock entries of stages dvc.yaml no longer has
 
 A stage is its module under pipeline/stages, the matrix it fans out over, the params it reads and the
 datasets the catalog says it reads and writes. Its code dependencies are the modules it runs, found by
@@ -54,8 +55,6 @@ def stages() -> list[Stage]:
     from pipeline.params import Params
 
     measured = tuple(k for k in Params.model_fields if k not in REPORT_ONLY)
-    benchmark_reads = (cat.CHECKED, cat.LEVEL_VARIANTS, cat.FEATURES, cat.AUDIO_SPLITS, cat.SKLEARN_MODELS,
-                       cat.KERAS_MODEL)  # agreement is scored against each source model's test predictions
     return [
         # Every stage depends on check's marker: a bad param or WAV stops there, before DVC deletes any output.
         Stage("check", "check", (cat.LOCK,), (cat.CHECKED,), measured, files=("${data.folder}",),
@@ -71,11 +70,7 @@ def stages() -> list[Stage]:
         Stage("convert", "convert", (cat.CHECKED, cat.SKLEARN_MODELS, cat.KERAS_MODEL, cat.FEATURES,
                                      cat.AUDIO_SPLITS), (cat.LEVEL_VARIANTS,),
               ("seed", "formats", "quantization.${item.level}"), matrix=(("level", "quantization"),)),
-        *(Stage(f"benchmark_{k.name}", "benchmark", benchmark_reads, (cat.LEVEL_BENCH,),
-                ("benchmark.threads", "benchmark.warmup", "benchmark.runs", "benchmark.load_repeats",
-                 f"targets.{k.name}.${{item.target}}"),
-                matrix=(("target", f"targets.{k.name}"), ("level", "quantization")),
-                runs=(k.module_names()["run"],), files=k.data) for k in TARGET_KINDS.values()),
+        *(benchmark_stage(k) for k in TARGET_KINDS.values()),
         Stage("report", "report", (cat.CHECKED, cat.FEATURES, cat.BENCH, cat.VARIANTS, cat.KERAS_HISTORY),
               (cat.METRICS, cat.SUMMARY, cat.REPORT_MD, cat.REPORT_HTML, cat.SIZE_ACCURACY_PLOT, cat.LATENCY_PLOT,
                cat.TARGET_COST_PLOT, cat.CONFUSION_PLOTS, cat.QUANT_ERROR_PLOTS),
@@ -83,6 +78,23 @@ def stages() -> list[Stage]:
                "benchmark.streaming_hop_ms", *REPORT_ONLY),
               runs=tuple(k.module_names()["report"] for k in TARGET_KINDS.values())),
     ]
+
+
+def benchmark_stage(kind) -> Stage:
+    """One stage per target of the kind, every level in it: cells are cached by content, so a stage re-run
+    after one level changed measures that level's cells alone (pipeline/bench/measurement_cache.py)."""
+    reads = (cat.CHECKED, cat.VARIANTS, cat.FEATURES, cat.AUDIO_SPLITS, cat.SKLEARN_MODELS,
+             cat.KERAS_MODEL)  # agreement is scored against each source model's test predictions
+    return Stage(f"benchmark_{kind.name}", "benchmark", reads, (cat.TARGET_BENCH,),
+                 ("benchmark.threads", "benchmark.warmup", "benchmark.runs", "benchmark.load_repeats",
+                  f"targets.{kind.name}.${{item.target}}"),
+                 matrix=(("target", f"targets.{kind.name}"),), runs=(kind.module_names()["run"],), files=kind.data)
+
+
+def benchmark_code(kind_name: str) -> list[str]:
+    """What a kind's benchmark stage runs, as dvc.yaml lists it (the measurement cache keys on it)."""
+    stage = benchmark_stage(TARGET_KINDS[kind_name])
+    return [*folded(code_of(stage)), *stage.files]
 
 
 def stage_arguments() -> dict[str, list[str]]:
@@ -198,9 +210,32 @@ def render() -> str:
     return HEADER + yaml.safe_dump(body, sort_keys=False, width=120, default_flow_style=False)
 
 
+def prune_lock() -> list[str]:
+    """Drop dvc.lock's entries for stages dvc.yaml no longer has (a renamed stage, a removed target): DVC
+    keeps them for good, and every no-op `dvc repro` parses them."""
+    from dvc.repo import Repo
+    from dvc.utils.serialize import modify_yaml
+
+    lock = ROOT / "dvc.lock"
+    if not lock.exists():
+        return []
+    with Repo(str(ROOT)) as repo:
+        names = {stage.name for stage in repo.index.stages}
+    with modify_yaml(str(lock)) as data:
+        stale = [name for name in data.get("stages", {}) if name not in names]
+        for name in stale:
+            del data["stages"][name]
+    return stale
+
+
 def main(args: list[str]) -> int:
     from pipeline import io as pio
 
+    if args == ["--prune-lock"]:
+        stale = prune_lock()
+        if stale:
+            print(f"dvc.lock: dropped {len(stale)} entries of stages dvc.yaml no longer has: {', '.join(stale)}")
+        return 0
     text = render()
     if args == ["--check"]:
         if DVC_YAML.read_text() != text:
@@ -209,7 +244,7 @@ def main(args: list[str]) -> int:
             return 1
         return 0
     if args:
-        print("usage: python -m pipeline wire [--check]", file=sys.stderr)
+        print("usage: python -m pipeline wire [--check | --prune-lock]", file=sys.stderr)
         return 2
     pio.atomic_write_text(DVC_YAML, text)
     print(f"wrote {DVC_YAML.name}: {len(stages())} stages")

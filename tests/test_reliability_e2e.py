@@ -74,7 +74,7 @@ def test_an_experiment_in_a_temporary_copy_measures_the_emulated_target(built_co
     env = {k: v for k, v in os.environ.items() if k != "PIPELINE_ARM_CACHE"}
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
     res = subprocess.run(["dvc", "exp", "run", "--temp", "-S", "targets.qemu.cortex-a53.required=false", "-f", "-s",
-                          "benchmark_qemu@cortex-a53-fp32"], cwd=built_copy, env=env, capture_output=True, text=True,
+                          "benchmark_qemu@cortex-a53"], cwd=built_copy, env=env, capture_output=True, text=True,
                          timeout=900)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]

@@ -1,9 +1,11 @@
-"""Stage benchmark_<kind>@<target>-<level>: the variants of one level measured on one target ->
+"""Stage benchmark_<kind>@<target>: every variant of every level measured on one target ->
 reports/bench/<target>/<level>.json.
 
 The jobs (every built variant: its artefact, input layout and size) are the same for every kind; the
-target's kind measures them (pipeline/targets/<kind>_run.py) and records only what it measured. A target
-whose tools are missing fails the stage, or, when it is not required, records every variant as skipped.
+target's kind measures them (pipeline/targets/<kind>_run.py) and records only what it measured. Each cell
+(a variant on this target) is cached by content (pipeline/bench/measurement_cache.py): after one variant
+changed, the stage measures that one and reuses the rest. A target whose tools are missing fails the stage,
+or, when it is not required, records the cells it has no cached measurement for as skipped.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from pipeline import catalog as cat
 from pipeline import io as pio
+from pipeline.bench.measurement_cache import MeasurementCache, content_of, digest, for_target
 from pipeline.bench.runtimes import FEATURE_OUTPUT
 from pipeline.errors import DataError, TargetUnavailable
 from pipeline.export.formats import FORMATS
@@ -32,12 +35,13 @@ def write_inputs(workdir: Path) -> dict[str, Path]:
     return paths
 
 
-def harness_spec(p: Params, level: str, inputs: dict[str, Path], scores: bool) -> dict:
-    """The harness jobs of one level. Where the target scores the variants, every job also runs the whole test
-    split on the runtime's reference kernels, and end-to-end jobs return their in-graph MFCCs for parity."""
+def harness_spec(p: Params, level: str, inputs: dict[str, Path], scores: bool) -> tuple[dict, dict[str, dict]]:
+    """The harness jobs of one level, and each variant's source model (its files' SHA-256, from the sidecar).
+    Where the target scores the variants, every job also runs the whole test split on the runtime's reference
+    kernels, and end-to-end jobs return their in-graph MFCCs for parity."""
     folder = cat.level_dir(level)
     index = pio.read_json(folder / cat.INDEX)
-    jobs = []
+    jobs, sources = [], {}
     for vid, entry in sorted(index.items()):
         if entry["status"] != "ok":
             continue
@@ -57,25 +61,48 @@ def harness_spec(p: Params, level: str, inputs: dict[str, Path], scores: bool) -
         if e2e and scores:  # the in-graph MFCCs against the training features, every test clip
             job["parity"] = {"output": FEATURE_OUTPUT, "reference": str(inputs["features"].resolve())}
         jobs.append(job)
+        sources[vid] = meta["source"]
     b = p.benchmark
     return {"level": level, "threads": b.threads, "warmup": b.warmup, "runs": b.runs,
-            "load_repeats": b.load_repeats, "count_inputs": 0, "jobs": jobs}
+            "load_repeats": b.load_repeats, "count_inputs": 0, "jobs": jobs}, sources
 
 
-def measure(p: Params, name: str, level: str, workdir: Path) -> dict[str, dict]:
+def target_cache(kind, target) -> MeasurementCache:
+    from pipeline.wiring import benchmark_code  # the files dvc.yaml lists for this stage: the cells' code
+
+    tools = getattr(kind.runner, "tool_versions", dict)()
+    return for_target(kind, target, benchmark_code(kind.name), tools)
+
+
+def measure(p: Params, name: str, level: str, workdir: Path, cache: MeasurementCache) -> dict[str, dict]:
     kind, target = p.target(name)
-    spec = harness_spec(p, level, write_inputs(workdir), scores=kind.scores)
-    info(f"benchmark@{name}-{level}: {len(spec['jobs'])} variants")
-    try:
-        return kind.runner.measure(name, target, spec, workdir)
-    except TargetUnavailable as err:
-        if not getattr(target, "required", True):  # a kind without `required` always fails
-            info(f"benchmark@{name}-{level}: skipped: {err}")
-            return {j["id"]: {"status": "skipped", "reason": str(err)} for j in spec["jobs"]}
-        raise
+    spec, sources = harness_spec(p, level, write_inputs(workdir), scores=kind.scores)
+    d = pio.read_npz(cat.FEATURES.path())  # accuracy is scored against the test labels, per class by name
+    settings = {**{k: v for k, v in spec.items() if k != "jobs"},
+                "test_labels": digest([d["labels"].tolist(), d["y_test"].tolist()])}
+    keys = {j["id"]: cache.key(settings, content_of(j, sources[j["id"]])) for j in spec["jobs"]}
+    cached = {vid: e for vid, key in keys.items() if (e := cache.get(key)) is not None}
+    todo = [j for j in spec["jobs"] if j["id"] not in cached]
+    info(f"benchmark@{name}-{level}: {len(spec['jobs'])} variants, {len(cached)} from the measurement cache")
+    measured: dict[str, dict] = {}
+    if todo:
+        try:
+            measured = kind.runner.measure(name, target, {**spec, "jobs": todo}, workdir)
+        except TargetUnavailable as err:
+            if not getattr(target, "required", True):  # a kind without `required` always fails
+                info(f"benchmark@{name}-{level}: {len(todo)} skipped: {err}")
+                measured = {j["id"]: {"status": "skipped", "reason": str(err)} for j in todo}
+            else:
+                raise
+    for vid, entry in measured.items():
+        cache.put(keys[vid], entry)
+    return {j["id"]: cached[j["id"]] if j["id"] in cached else measured[j["id"]] for j in spec["jobs"]}
 
 
-def run(p: Params, target: str, level: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        entries = measure(p, target, level, Path(tmp))
-    pio.write_json(cat.bench_path(target, level), entries)
+def run(p: Params, target: str) -> None:
+    kind, spec = p.target(target)
+    cache = target_cache(kind, spec)
+    for level in p.quantization:
+        with tempfile.TemporaryDirectory() as tmp:
+            entries = measure(p, target, level, Path(tmp), cache)
+        pio.write_json(cat.bench_path(target, level), entries)

@@ -4,7 +4,9 @@
   the measurement uses) and `Device` (the schema of `devices.<name>`: nominal figures only the report reads,
   such as a clock; None when the kind takes none);
 - `<module>_run`: `measure(name, target, spec, workdir) -> {variant id: entry}` (each entry with its
-  status), imported only when a benchmark stage of that kind runs;
+  status, each depending on its own job alone: cells are cached one by one), imported only when a benchmark
+  stage of that kind runs; optionally `tool_versions() -> dict` (what else decides its figures: an emulator's
+  version, a sysroot's stamp);
 - `<module>_report`: the report's hooks: `COST_LABEL`, `entry(bench_entry, scored) -> metrics entry`,
   `complete(metrics, name, target, device)` (the estimates, from the device's nominal figures),
   `cost_us(entry)` (the decision's figure) and `sections(ctx, targets) -> [Section]`; optionally
@@ -30,6 +32,7 @@ class TargetKind:
     module: str    # under pipeline.targets: the schema module; + "_run" the runner, + "_report" the report's hooks
     scores: bool = False  # its entries score the variants (accuracy, agreement): params hold exactly one such target
     data: tuple[str, ...] = ()  # files its runner reads besides Python modules (dependencies of its stage)
+    timed: bool = False   # its figures include this machine's timings: its cached cells key on this CPU
 
     def _import(self, suffix: str = "") -> ModuleType:
         # Names are built here, not spelt: a stage that only validates params must not reach the runners.
@@ -54,8 +57,8 @@ class TargetKind:
 
 
 TARGET_KINDS: dict[str, TargetKind] = {k.name: k for k in (
-    TargetKind("host", "host", scores=True),   # this machine: wall time, the whole test split
+    TargetKind("host", "host", scores=True, timed=True),  # this machine: wall time, the whole test split
     TargetKind("qemu", "qemu"),                # emulated aarch64 cores: exact instruction counts
     TargetKind("mcu", "mcu", data=("pipeline/targets/mcu_c",)),  # bare-metal Cortex-M firmware
-    TargetKind("http", "http"),                # the remote alternative: a server on loopback under load
+    TargetKind("http", "http", timed=True),   # the remote alternative: a server on loopback under load
 )}

@@ -19,13 +19,20 @@ import numpy as np
 
 from pipeline.errors import TargetUnavailable
 from pipeline.targets.mcu import MCU_CORES, McuCore  # noqa: F401 (the cores, their boards and memory maps)
-from pipeline.targets.qemu_user import PLUGIN, PROVISION_CMD
+from pipeline.targets.qemu_user import ARM_CACHE, PLUGIN, PROVISION_CMD, first_line
 
 HARNESS_DIR = Path(__file__).resolve().parent / "mcu_c"
 GCC, QEMU = "arm-none-eabi-gcc", "qemu-system-arm"
 INSTALL_CMD = "apt-get install -y --no-install-recommends qemu-system-arm gcc-arm-none-eabi picolibc-arm-none-eabi"
 STACK_PAINT = 0x10000   # bytes below the top of RAM painted to find the stack's high-water mark
 RUN_TIMEOUT_S = 600
+
+
+def tool_versions() -> dict[str, str]:
+    """The compiler, the emulator and the C library a firmware's counts and sizes come from."""
+    stamp = ARM_CACHE / "mcu.stamp"
+    return {"gcc": first_line([GCC, "--version"]), "qemu": first_line([QEMU, "--version"]),
+            "packages": stamp.read_text() if stamp.exists() else ""}
 
 
 def check_available() -> None:

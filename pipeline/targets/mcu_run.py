@@ -95,6 +95,10 @@ def estimate_entry(job: dict) -> dict:
             "flash_bytes": job["size_bytes"]}
 
 
+def tool_versions() -> dict[str, str]:
+    return mcu.tool_versions()
+
+
 def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
     mcu.check_available()
     level = spec["level"]

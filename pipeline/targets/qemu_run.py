@@ -55,6 +55,10 @@ def instructions_per_inference(counts: dict, settings: dict, vid: str, cpu: str)
     return round(sum(regions) / len(regions))
 
 
+def tool_versions() -> dict[str, str]:
+    return qemu.tool_versions()
+
+
 def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
     """Per variant: the exact instruction count per inference and the harness record (QEMU wall time and
     the first clips' predictions, which the report compares with the host's)."""

@@ -11,6 +11,7 @@ Stdlib only. Everything lives in ARM_CACHE, built by scripts/provision_arm.sh:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -88,6 +89,24 @@ class GuestError(PipelineError):
 def qemu_binary() -> str | None:
     """Path of qemu-aarch64 (PIPELINE_QEMU overrides the PATH lookup)."""
     return os.environ.get("PIPELINE_QEMU") or shutil.which("qemu-aarch64")
+
+
+def first_line(cmd: list[str]) -> str:
+    """A tool's `--version` line ("" when it cannot run: check_available says why)."""
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.strip().splitlines()[0] if out.strip() else ""
+
+
+def tool_versions() -> dict[str, str]:
+    """What besides the code decides a count: the emulator, the guest's packages (the stamps provisioning
+    writes), the counting plugin's source."""
+    stamps = {f.name: f.read_text() for f in sorted(ARM_CACHE.glob("*.stamp")) if f.name != "mcu.stamp"}
+    plugin = PROJECT_ROOT / "native" / "insn_count.c"
+    return {"qemu": first_line([qemu_binary() or "qemu-aarch64", "--version"]), **stamps,
+            "plugin_source": hashlib.sha256(plugin.read_bytes()).hexdigest() if plugin.exists() else ""}
 
 
 def check_available() -> None:
