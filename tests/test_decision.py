@@ -176,3 +176,50 @@ def test_a_microcontroller_decides_against_its_part_and_says_when_the_pick_is_an
                    lambda v: ctx.cost_us(v, "m4"), lambda v: ctx.judge(v, "m4"))
     assert tight["pick"] is None and {"variant": "svc.onnx.fp32", "breaks": {"flash_kb": 1467.625}} in tight["closest"]
     assert d["size_bytes"] == 90_000  # what the part stores: the model alone for a TFLite file, else the firmware
+
+
+def test_the_paired_test_counts_discordant_clips_and_gives_the_interval():
+    from pipeline.report.paired import mcnemar_exact_p, paired_loss
+
+    assert mcnemar_exact_p(0, 0) == 1.0 and mcnemar_exact_p(5, 5) == 1.0
+    assert mcnemar_exact_p(10, 0) == pytest.approx(2 / 1024)        # every disagreement one way
+    assert mcnemar_exact_p(7, 2) == pytest.approx(2 * (1 + 9 + 36) / 512)
+    base = [True] * 90 + [False] * 10
+    worse = [True] * 80 + [False] * 20                               # 10 clips lost, none gained
+    pair = paired_loss(base, worse)
+    assert pair["discordant"] == [10, 0] and pair["loss"] == 0.1 and pair["clips"] == 100
+    lo, hi = pair["loss_ci95"]
+    assert 0.03 < lo < 0.1 < hi < 0.16
+    same = paired_loss(base, base)
+    assert same["loss"] == 0 and same["mcnemar_p"] == 1.0 and same["loss_ci95"][0] < 0 < same["loss_ci95"][1]
+    with pytest.raises(ValueError, match="same clips"):
+        paired_loss(base, worse[:50])
+
+
+def test_a_loss_the_clips_cannot_resolve_does_not_reject_a_candidate():
+    """The budget is 2 points. A variant 3 points below the baseline on 100 clips, with 3 clips lost and
+    none gained, is within what the split resolves: it stays a candidate and the decision says why. The
+    same variant measured on 2,000 clips (60 lost) breaks the budget."""
+    from pipeline.report.paired import tests_over
+
+    m = metrics()
+    base_vid = max((v for v in m if m[v]["quantization"] == "fp32" and m[v]["status"] == "ok"),
+                   key=lambda v: (m[v]["accuracy"], v))
+    labels = [0] * 100
+    answers = {base_vid: [0] * 100, "keras_e2e.tflite.int8": [1] * 3 + [0] * 97}  # the others: point estimates
+    m["keras_e2e.tflite.int8"]["accuracy"] = m[base_vid]["accuracy"] - 0.03
+    ctx = ReportContext(m, KINDS, 1.0, 20.0)
+    cost = lambda v: ctx.cost_us(v, "cortex-a53")  # noqa: E731
+    lenient = decide(m, "cortex-a53", LIMITS, "c", cost, paired=tests_over(answers, labels))
+    strict = decide(m, "cortex-a53", LIMITS, "c", cost)  # point estimates only
+    assert lenient["accuracy_baseline"] == base_vid
+    int8_breaks = {c["variant"]: c["breaks"] for c in strict["closest"]}["keras_e2e.tflite.int8"]
+    assert strict["pick"] is None and int8_breaks == {"max_accuracy_loss": pytest.approx(0.01)}
+    assert lenient["pick"] == "keras_e2e.tflite.int8"
+    assert lenient["paired_test"]["discordant"] == [3, 0] and lenient["paired_test"]["loss"] == 0.03
+    assert "100 paired clips" in lenient["why"] and "not by more than 100 clips resolve" in lenient["why"]
+    big = {base_vid: [0] * 2000, "keras_e2e.tflite.int8": [1] * 60 + [0] * 1940}
+    resolved = decide(m, "cortex-a53", LIMITS, "c", cost, paired=tests_over(big, [0] * 2000))
+    assert resolved["pick"] is None
+    int8_breaks = {c["variant"]: c["breaks"] for c in resolved["closest"]}["keras_e2e.tflite.int8"]
+    assert int8_breaks["max_accuracy_loss"] == pytest.approx(0.01, abs=1e-6)  # 60 of 2,000 clips: resolved

@@ -239,3 +239,37 @@ def test_tflite_per_layer_quantization_error(setup):
     assert len(rows) >= 5 and {r["unit"] for r in rows} == {TFLITE_UNIT}
     assert all(np.isfinite(r["error"]) and r["error"] >= 0 for r in rows)
     assert worst(rows)["error"] == pytest.approx(max(r["error"] for r in rows))
+
+
+def test_int8_per_tensor_is_smaller_and_every_file_keeps_only_its_io_names(setup):
+    """`quantization.int8.per_channel: false` gives one scale per weight tensor (a smaller file); every TFLite
+    file leaves the converter without internal tensor names, its inputs', outputs' and signature's kept."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from pipeline.export.e2e import classifier_tflite
+    from pipeline.export.levels import Int8Options
+    from pipeline.export.tflite_strip import strip_internal_names
+
+    files = {pc: classifier_tflite(setup["model"], "int8", setup["X"][:20], setup["saved"],
+                                   Int8Options(calibration_samples=20, per_channel=pc)) for pc in (True, False)}
+    channels = {}
+    for pc, data in files.items():
+        it = Interpreter(model_content=data)
+        weights = [t for t in it.get_tensor_details() if t["dtype"] == np.int8 and len(t["shape"]) == 4]
+        channels[pc] = max(len(t["quantization_parameters"]["scales"]) for t in weights)
+    assert channels[True] > 1 and channels[False] == 1
+    assert len(files[False]) < len(files[True])
+
+    stripped = strip_internal_names(files[False])
+    assert len(stripped) < len(files[False])
+    it = Interpreter(model_content=stripped)
+    it.allocate_tensors()
+    io = {d["index"] for d in (*it.get_input_details(), *it.get_output_details())}
+    assert [d["name"] for d in it.get_input_details()] == ["mfcc"]
+    assert [d["name"] for d in it.get_output_details()] == ["probabilities"]
+    assert not [t["name"] for t in it.get_tensor_details() if t["index"] not in io and t["name"]]
+    assert it.get_signature_list() == {"serving_default": {"inputs": ["mfcc"], "outputs": ["probabilities"]}}
+    runner = it.get_signature_runner()
+    before = Interpreter(model_content=files[False]).get_signature_runner()
+    x = setup["X"][:1].astype(np.float32)
+    assert np.array_equal(runner(mfcc=x)["probabilities"], before(mfcc=x)["probabilities"])  # the same math

@@ -104,7 +104,7 @@ def test_a_converter_that_raises_is_failed_not_not_applicable(data, monkeypatch)
     from pipeline.export import onnx as onnx_export
     from pipeline.export.common import ConversionFailed
 
-    def broken(model, calibration):
+    def broken(model, calibration, options=None):
         raise KeyError("some node")
 
     monkeypatch.setitem(onnx_export.ONNX_LEVELS, "fp16", broken)

@@ -45,6 +45,44 @@ def test_sklearn_fp32_entries_have_exact_counts_and_the_hosts_answers(built_proj
     assert "fp32 entry" in m["mlp.onnx.int8"][TARGET]["reason"]
 
 
+def test_one_model_answers_the_same_in_every_artefact(built_project):
+    """The firmware and the ONNX artefact of each model follow the rule of its reported accuracy (its most
+    probable class; for the SVC, Platt-scaled probabilities rather than predict()'s vote) on every test clip,
+    and the firmware's own accuracy is the reported one."""
+    m = _metrics(built_project)
+    for model in SKLEARN:
+        e = m[f"{model}.onnx.fp32"]
+        fw = e[TARGET]
+        assert e["agreement"] == 1.0 and fw["host_agreement"] == 1.0 and fw["host_mismatches"] == 0, (model, fw)
+        assert fw["firmware_accuracy"] == e["accuracy"] and fw["agreement_clips"] == e["test_clips"], (model, fw)
+
+
+def test_the_svc_firmware_computes_the_probability_rule_not_the_vote():
+    """On clips where predict()'s one-vs-one vote and the most probable class differ, the generated C
+    (compiled for this host: the same source the boards build) answers with the most probable class."""
+    import numpy as np
+    from sklearn.datasets import make_classification
+    from sklearn.svm import SVC
+
+    X, y = make_classification(n_samples=400, n_features=6, n_informative=5, n_redundant=0, n_classes=5,
+                               n_clusters_per_class=1, class_sep=0.4, random_state=0)
+    clf = SVC(C=1.0, probability=True, random_state=0).fit(X[:300], y[:300])
+    test = X[300:]
+    vote, rule = clf.predict(test), clf.predict_proba(test).argmax(1)
+    assert (vote != rule).any()  # the two rules differ here: the test can tell them apart
+    gen = mcu_codegen.C_GENERATORS["svc"](clf, X.shape[1])
+    rows = ",".join("{" + ",".join(repr(float(v)) for v in r) + "}" for r in test)
+    main = (f"#include <stdio.h>\n#include <stdint.h>\n{gen.code}\nstatic const float X[{len(test)}][6] = {{{rows}}};\n"
+            f"int main(void) {{ for (int i = 0; i < {len(test)}; i++) printf(\"%d\\n\", (int)classify(X[i])); return 0; }}\n")
+    work = ROOT / ".cache" / "tmp" / "svc-rule"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "svc.c").write_text(main)
+    subprocess.run(["cc", "-O1", "-o", str(work / "svc"), str(work / "svc.c"), "-lm"], check=True)
+    got = np.array([int(x) for x in subprocess.run([str(work / "svc")], capture_output=True, text=True,
+                                                   check=True).stdout.split()])
+    assert (got == rule).all() and not (got == vote).all()
+
+
 def test_counts_are_identical_across_two_runs(built_copy):
     bench = built_copy / "reports/bench" / TARGET / "fp32.json"
     first = bench.read_bytes()

@@ -289,3 +289,45 @@ def test_onnx_prepend_to_classifier(reference):
     expected = np.exp(logits - logits.max(1, keepdims=True))
     expected /= expected.sum(1, keepdims=True)
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- the mel filter bank in blocks
+
+
+@pytest.mark.parametrize("groups", [1, 3, 8, 40])
+def test_mel_blocks_hold_every_non_zero_of_the_matrix(groups):
+    from pipeline.audio.mfcc import mel_matrix
+    from pipeline.audio.mfcc_graph import mel_blocks
+
+    m = np.asarray(mel_matrix(CFG))
+    blocks = mel_blocks(CFG, groups)
+    assert [b[0] for b in blocks] == sorted(b[0] for b in blocks) and blocks[0][0] == 0 and blocks[-1][1] == len(m)
+    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))           # consecutive filters, each once
+    kept = np.zeros_like(m, dtype=bool)
+    for a, b, lo, hi in blocks:
+        kept[a:b, lo:hi] = True
+    assert not (m[~kept] != 0).any()                                      # nothing non-zero left out
+    if groups > 1:
+        assert kept.sum() < m.size / 2                                     # and far fewer terms
+
+
+def test_the_banded_mel_gives_the_dense_one_s_mfccs_in_both_graphs(reference):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from pipeline.audio.mfcc_graph import onnx_mfcc_model, tflite_mfcc_model_bytes
+
+    outs = {}
+    for groups in (1, 8):
+        interp = Interpreter(model_content=tflite_mfcc_model_bytes(CFG, N, mel_groups=groups), num_threads=1)
+        interp.allocate_tensors()
+        inp, out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+        got = []
+        for clip in X:
+            interp.set_tensor(inp, clip[None])
+            interp.invoke()
+            got.append(interp.get_tensor(out)[0].copy())
+        outs["tflite", groups] = np.stack(got)
+        outs["onnx", groups] = _ort_session(onnx_mfcc_model(CFG, N, mel_groups=groups)).run(None, {"waveform": X})[0]
+    for fmt in ("tflite", "onnx"):
+        assert np.abs(outs[fmt, 8] - outs[fmt, 1]).max() < 1e-4, fmt
+        assert np.abs(outs[fmt, 8] - reference).max() < 1e-3, fmt

@@ -20,6 +20,7 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.bench.child_env import PROJECT_ROOT
 from pipeline.log import info
@@ -106,6 +107,6 @@ class MeasurementCache:
 def for_target(kind, target, code_files, tool_versions: dict) -> MeasurementCache:
     measuring = target.model_dump(mode="json", exclude={"required"})  # `required` decides skipping, not figures
     context = {"kind": kind.name, "target": measuring, "code": files_digest(code_files),
-               "pins": files_digest(["requirements.lock"]), "tools": tool_versions,
+               "pins": files_digest([cat.LOCK.path()]), "tools": tool_versions,
                "machine": cpu_identity() if kind.timed else None}
     return MeasurementCache(context, cache_dir())

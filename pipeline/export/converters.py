@@ -10,6 +10,7 @@ from pipeline.export import onnx as onnx_export
 from pipeline.export import tflite as tflite_export
 from pipeline.export.common import Built, ConversionFailed, NotApplicable
 from pipeline.export.levels import QUANTIZATION_LEVELS
+from pipeline.export.tflite_strip import strip_internal_names
 from pipeline.export.quant_error import (ONNX_NO_MATCH_REASON, ONNX_TOOL, TFLITE_INT16_REASON, onnx_layer_errors,
                                         tflite_layer_errors)
 from pipeline.models.families import FAMILIES
@@ -37,7 +38,7 @@ def onnx_converter(fp32_builder, wrap=None):
     def convert(source: Source, level: str) -> Built:
         fp32 = _fp32(fp32_builder, source)
         model = _failing_as("onnxruntime's tools raised", level,
-                            lambda: onnx_export.ONNX_LEVELS[level](fp32, source.calibration))
+                            lambda: onnx_export.ONNX_LEVELS[level](fp32, source.calibration, source.options))
         errors, note = None, None
         if QUANTIZATION_LEVELS[level].calibrated:  # the classifier part, before any front end is prepended
             no_match = ONNX_NO_MATCH_REASON if level == "int16x8" else f"{ONNX_TOOL} matched no activation"
@@ -75,12 +76,14 @@ def _diagnosed(layer_errors, level: str, no_match: str) -> tuple[list | None, st
 
 
 def _tflite_bytes(build, source: Source, level: str) -> bytes:
-    return _failing_as("the TFLite converter raised", level, lambda: build(source, level))
+    """Every TFLite file as the converter makes it, less the internal names no runtime reads."""
+    return _failing_as("the TFLite converter raised", level, lambda: strip_internal_names(build(source, level)))
 
 
 def _tflite_errors(source: Source, level: str) -> dict:
     if level == "int8":
-        errors, note = _diagnosed(lambda: tflite_layer_errors(source.model, level, source.calibration), level,
+        errors, note = _diagnosed(lambda: tflite_layer_errors(source.model, level, source.calibration, source.options),
+                                  level,
                                   "TensorFlow's QuantizationDebugger reported no layer")
         return {"quant_error": errors, "quant_error_note": note}
     return {"quant_error_note": TFLITE_INT16_REASON} if QUANTIZATION_LEVELS[level].calibrated else {}
@@ -95,7 +98,8 @@ def _tflite_e2e(source: Source, level: str, dft: str) -> Built:
     from pipeline.export.e2e import e2e_tflite
 
     data = _tflite_bytes(lambda s, lvl: e2e_tflite(s.model, s.mfcc, s.n_samples, lvl, s.calibration_audio,
-                                                   saved_model_dir=s.saved_model_dir, dft=dft), source, level)
+                                                   saved_model_dir=s.saved_model_dir, dft=dft, options=s.options),
+                        source, level)
     return Built(data, *_loaded_spec(tflite_export.io_spec, data, "LiteRT", level), **_tflite_errors(source, level))
 
 

@@ -86,7 +86,7 @@ def _check_audio(audio: Any) -> np.ndarray:
 
 
 def classifier_tflite(keras_model: Any, level: str, calibration_mfcc: np.ndarray | None,
-                      saved_model_dir: str | Path | None = None) -> bytes:
+                      saved_model_dir: str | Path | None = None, options=None) -> bytes:
     """The feature-input classifier at `level`, converted as `pipeline.export.tflite` does
     (SavedModel with the fixed (1, n_mfcc, frames) "mfcc" signature, then TFLITE_LEVELS[level]).
     calibration_mfcc: (n, n_mfcc, frames) float32, needed by int8 and int16x8 only."""
@@ -100,12 +100,12 @@ def classifier_tflite(keras_model: Any, level: str, calibration_mfcc: np.ndarray
         if saved_model_dir is None:
             saved_model_dir = Path(tmp) / "saved_model"
             export_saved_model(keras_model, str(saved_model_dir))
-        return keras_classifier(keras_model, saved_model_dir, level, calibration_mfcc)
+        return keras_classifier(keras_model, saved_model_dir, level, calibration_mfcc, options)
 
 
 def e2e_tflite(keras_model: Any, cfg: MfccConfig, n_samples: int, level: str,
                calibration_audio: np.ndarray | None, *,
-               saved_model_dir: str | Path | None = None, dft: str = "fft") -> bytes:
+               saved_model_dir: str | Path | None = None, dft: str = "fft", options=None) -> bytes:
     """A TFLite flatbuffer: raw clip -> (probabilities, mfcc), front end float32 at every level
     (dft: the front's spectrum, `pipeline.audio.mfcc_graph.DFTS`; "matmul" for TFLite Micro).
 
@@ -149,7 +149,7 @@ def e2e_tflite(keras_model: Any, cfg: MfccConfig, n_samples: int, level: str,
     if (1, *got) != expected:
         raise ValueError(f"the Keras model takes {got}; this front end gives {expected[1:]}")
 
-    classifier = classifier_tflite(keras_model, level, calibration_mfcc, saved_model_dir)
+    classifier = classifier_tflite(keras_model, level, calibration_mfcc, saved_model_dir, options)
     data = stitch_tflite(_front_end_bytes(cfg, n_samples, dft), classifier)
     bad = non_builtin_ops(tflite_op_names(data))
     if bad:

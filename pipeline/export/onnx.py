@@ -175,11 +175,11 @@ def _require_quantizable(model) -> None:
         raise NotApplicable(reason)
 
 
-def level_fp32(model, calibration):
+def level_fp32(model, calibration, options=None):
     return model
 
 
-def level_fp16(model, calibration):
+def level_fp16(model, calibration, options=None):
     if ml_operator_reason(model):
         raise NotApplicable(f"{_ml_phrase(model)} with no float16 kernels in onnxruntime; "
                             "a float16 graph would only wrap them in casts")
@@ -193,7 +193,7 @@ def level_fp16(model, calibration):
     return finish(float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=blocked))
 
 
-def level_dynamic_int8(model, calibration):
+def level_dynamic_int8(model, calibration, options=None):
     _require_quantizable(model)
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -225,14 +225,15 @@ def _single_threaded_sessions():
 
 
 def _static(activation_type_name: str, extra: dict, reduce_range: bool = False):
-    def level(model, calibration):
+    def level(model, calibration, options=None):
         _require_quantizable(model)
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
         def run(src, dst):
             quantize_static(src, dst, _calibration_reader(model, calibration), quant_format=QuantFormat.QDQ,
                             activation_type=getattr(QuantType, activation_type_name),
-                            weight_type=QuantType.QInt8, per_channel=True, reduce_range=reduce_range,
+                            weight_type=QuantType.QInt8, per_channel=getattr(options, "per_channel", True),
+                            reduce_range=reduce_range,
                             calibrate_method=CalibrationMethod.MinMax, extra_options=extra,
                             nodes_to_exclude=_front_nodes(model))
 

@@ -46,7 +46,7 @@ def worst(rows: list[dict]) -> dict | None:
     return {"layer": pick["layer"], "error": round(float(pick["error"]), 6), "unit": pick["unit"]}
 
 
-def tflite_layer_errors(keras_model, level: str, calibration: np.ndarray) -> list[dict]:
+def tflite_layer_errors(keras_model, level: str, calibration: np.ndarray, options=None) -> list[dict]:
     import tensorflow as tf
 
     from pipeline.export.tflite import TFLITE_LEVELS, _representative
@@ -57,7 +57,7 @@ def tflite_layer_errors(keras_model, level: str, calibration: np.ndarray) -> lis
     with tempfile.TemporaryDirectory() as tmp:
         export_saved_model(body, str(Path(tmp) / "body"))
         conv = tf.lite.TFLiteConverter.from_saved_model(str(Path(tmp) / "body"))
-        TFLITE_LEVELS[level](conv, tf, standardised)
+        TFLITE_LEVELS[level](conv, tf, standardised, options)
         debugger = tf.lite.experimental.QuantizationDebugger(converter=conv,
                                                               debug_dataset=_representative(standardised))
         debugger.run()

@@ -170,5 +170,7 @@ def family_of(model: str) -> Family:
 
 def load_sources(p, level: str, tmp: Path) -> list[Source]:
     """Every model to convert at this level, family by family (sklearn, sklearn_e2e, keras, keras_e2e)."""
+    from dataclasses import replace
+
     ctx = LoadContext(p, level, tmp)
-    return [source for family in FAMILIES.values() for source in family.load(ctx)]
+    return [replace(source, options=p.quantization[level]) for family in FAMILIES.values() for source in family.load(ctx)]

@@ -27,3 +27,4 @@ class Source:
     calibration_audio: np.ndarray | None = None  # raw clips, same clips as `calibration` (end-to-end models)
     mfcc: Any = None  # MfccConfig of the in-graph front end (end-to-end models)
     n_samples: int | None = None
+    options: Any = None  # the level's params (pipeline/export/levels.py), e.g. int8's per_channel

@@ -1,6 +1,7 @@
 """What to ship, per target: among the built variants that meet the target's constraints (params.yaml
 `ship.<target>`), the most accurate (ties: the cheaper, then the smaller, then the id); the Pareto front of
-accuracy, cost and size; when nothing fits, which constraint each close candidate breaks and by how much;
+accuracy, cost and size; when nothing fits, which constraint each close candidate breaks and by how much
+(an accuracy loss only when the paired test on the same clips resolves it beyond the budget);
 and whether the reduction targets against fp32 on the same core are met, by which variant.
 
 The cost per target is its kind's own figure, stated with the decision (pipeline/targets/<kind>_report.py:
@@ -14,6 +15,7 @@ from typing import Annotated, Callable
 
 from pydantic import Field
 
+from pipeline.report.paired import resolves_more_than, sentence
 from pipeline.schema import PositiveFloat, Strict
 from pipeline.variants import REFERENCE_LEVEL, is_e2e, variant_id
 
@@ -40,6 +42,9 @@ Cost = Callable[[dict], "float | None"]  # a variant's metrics -> its cost on th
 # a variant's metrics -> its target kind's judgement: {"breaks": {constraint: excess}, "caveat": str, "size_bytes":
 # what the target stores when it is not the artefact file (a firmware's flash)}, each optional
 Judge = Callable[[dict], dict]
+# (baseline id, variant id) -> the paired test of their answers on the same test clips
+# (pipeline/report/paired.py), None when either has no per-clip answers
+Paired = Callable[[str, str], "dict | None"]
 
 
 def _no_judgement(m: dict) -> dict:
@@ -58,16 +63,20 @@ def candidates(metrics: dict, cost_of: Cost, judge: Judge = _no_judgement) -> li
     return rows
 
 
-def violations(c: dict, limits: dict, best_fp32: float) -> dict[str, float]:
-    """constraint -> by how much the candidate breaks it (in the constraint's unit); empty when it fits."""
+def violations(c: dict, limits: dict, best_fp32: float, pair: dict | None = None) -> dict[str, float]:
+    """constraint -> by how much the candidate breaks it (in the constraint's unit); empty when it fits. With
+    the paired test against the baseline, the accuracy budget is broken only by a loss the clips resolve."""
     out = {}
     if c["cost_us"] / 1e3 > limits["max_latency_ms"]:
         out["max_latency_ms"] = round(c["cost_us"] / 1e3 - limits["max_latency_ms"], 6)
     if c["size_bytes"] / 1024 > limits["max_size_kb"]:
         out["max_size_kb"] = round(c["size_bytes"] / 1024 - limits["max_size_kb"], 3)
-    floor = best_fp32 - limits["max_accuracy_loss"]
-    if c["accuracy"] < floor - 1e-12:
-        out["max_accuracy_loss"] = round(floor - c["accuracy"], 6)
+    budget = limits["max_accuracy_loss"]
+    if pair is not None:
+        if resolves_more_than(pair, budget):
+            out["max_accuracy_loss"] = round(max(pair["loss"], pair["loss_ci95"][0]) - budget, 6)
+    elif c["accuracy"] < best_fp32 - budget - 1e-12:
+        out["max_accuracy_loss"] = round(best_fp32 - budget - c["accuracy"], 6)
     if limits["raw_audio"] and not c["raw_audio"]:
         out["raw_audio"] = 1.0
     return {**out, **c.get("breaks", {})}  # and what the target's kind judges (a part's flash and RAM)
@@ -113,20 +122,29 @@ def reduction_check(rows: list[dict], wanted: dict | None) -> dict | None:
             "cost_short_by": round(max(0.0, wanted["min_cost_ratio"] - best["cost_ratio"]), 3)}
 
 
-def decide(metrics: dict, target: str, limits: dict, label: str, cost_of: Cost, judge: Judge = _no_judgement) -> dict:
-    """The decision for one target (a JSON-able dict, the metrics' `ship.<target>`); label: what its cost is."""
+def _no_pairs(base: str, vid: str) -> None:
+    return None
+
+
+def decide(metrics: dict, target: str, limits: dict, label: str, cost_of: Cost, judge: Judge = _no_judgement,
+           paired: Paired = _no_pairs) -> dict:
+    """The decision for one target (a JSON-able dict, the metrics' `ship.<target>`); label: what its cost is.
+    The accuracy budget is against the most accurate fp32 variant (the baseline), by `paired` where given."""
     rows = candidates(metrics, cost_of, judge)
-    fp32 = [m["accuracy"] for m in metrics.values()
-            if isinstance(m, dict) and m.get("status") == "ok" and m["quantization"] == REFERENCE_LEVEL]
+    fp32_ids = sorted((vid for vid, m in metrics.items() if isinstance(m, dict) and m.get("status") == "ok"
+                       and m["quantization"] == REFERENCE_LEVEL), key=lambda v: (-metrics[v]["accuracy"], v))
+    fp32 = [metrics[v]["accuracy"] for v in fp32_ids]
     decision = {"cost": label, "constraints": dict(limits),
                 "candidates": len(rows)}
     if not rows:
         return {**decision, "pick": None, "why": f"no variant was measured on {target} (skipped or not built)"}
     if not fp32:  # params require fp32; a metrics file from elsewhere may still lack it
         return {**decision, "pick": None, "why": "no fp32 variant was built: nothing to measure the accuracy loss against"}
-    best_fp32 = max(fp32)
+    best_fp32, baseline = max(fp32), fp32_ids[0]
     decision["best_fp32_accuracy"] = best_fp32
-    broken = {r["variant"]: violations(r, limits, best_fp32) for r in rows}
+    decision["accuracy_baseline"] = baseline
+    pairs = {r["variant"]: paired(baseline, r["variant"]) for r in rows}
+    broken = {r["variant"]: violations(r, limits, best_fp32, pairs[r["variant"]]) for r in rows}
     fitting = sorted((r for r in rows if not broken[r["variant"]]), key=_rank)
     decision["pareto_front"] = pareto_front(rows)
     decision["reduction"] = reduction_check(rows, limits.get("reduction"))
@@ -138,10 +156,14 @@ def decide(metrics: dict, target: str, limits: dict, label: str, cost_of: Cost, 
         why = (f"the most accurate of {len(fitting)} variant(s) meeting every constraint"
                + (" (tie broken by cost, then size)" if len(fitting) > 1 and fitting[1]["accuracy"] == pick["accuracy"]
                   else ""))
+        pair = pairs[pick["variant"]]
+        if pair is not None:
+            why += f"; {sentence(pair, baseline, limits['max_accuracy_loss'])}"
         if pick["caveat"]:  # the pick rests on an estimate the kind names
             why += f"; {pick['caveat']}"
         return {**decision, "pick": pick["variant"], "accuracy": pick["accuracy"], "cost_us": pick["cost_us"],
-                "size_bytes": pick["size_bytes"], "margins": margins, "meets": len(fitting), "why": why}
+                "size_bytes": pick["size_bytes"], "margins": margins, "meets": len(fitting),
+                "paired_test": pair, "why": why}
     closest = sorted(rows, key=lambda r: (len(broken[r["variant"]]), _relative_excess(broken[r["variant"]], limits),
                                           r["variant"]))[:3]
     every = sorted(set.intersection(*(set(b) for b in broken.values())))
@@ -158,6 +180,7 @@ def _relative_excess(broken: dict[str, float], limits: dict) -> float:
     return total
 
 
-def decide_all(metrics: dict, ship: dict[str, dict], costs: dict[str, tuple]) -> dict[str, dict]:
+def decide_all(metrics: dict, ship: dict[str, dict], costs: dict[str, tuple],
+               paired: Paired = _no_pairs) -> dict[str, dict]:
     """costs: target -> (what its cost is, how to read it from a variant's metrics[, its kind's judgement])."""
-    return {target: decide(metrics, target, limits, *costs[target]) for target, limits in ship.items()}
+    return {target: decide(metrics, target, limits, *costs[target], paired=paired) for target, limits in ship.items()}

@@ -31,6 +31,7 @@ def sidecar(p: Params, vid: str, name: str, fmt: str, level: str, built, labels:
     return {
         "variant": vid, "model": name, "format": fmt, "quantization": level,
         "quantization_description": QUANTIZATION_LEVELS[level].description,
+        "quantization_options": p.quantization[level].model_dump(),  # as params.yaml had them
         "file": file, "size_bytes": len(built.data), "sha256": pio.sha256_bytes(built.data),
         "input": {**built.input, "layout": family.input_layout(p)},
         "output": {**built.output, "layout": "class probabilities"},

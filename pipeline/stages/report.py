@@ -11,7 +11,7 @@ from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.log import info
 from pipeline.params import Params
-from pipeline.report import decision, html, markdown, model, ship, summary, tables
+from pipeline.report import decision, html, markdown, model, paired, ship, summary, tables
 from pipeline.report.target_context import ReportContext
 
 
@@ -32,7 +32,11 @@ def run(p: Params) -> None:
     ctx = ReportContext(metrics, kinds, p.data.clip_seconds, p.benchmark.streaming_hop_ms)
     costs = {t: (k.report.COST_LABEL, lambda m, t=t: ctx.cost_us(m, t), lambda m, t=t: ctx.judge(m, t))
              for t, k in kinds.items()}
-    ctx.decisions.update(decision.decide_all(metrics, {t: s.model_dump() for t, s in p.ship.items()}, costs))
+    d = pio.read_npz(cat.FEATURES.path())
+    answers = {vid: e["record"]["predictions"] for lvl in bench[scoring].values() for vid, e in lvl.items()
+               if e.get("status") == "ok"}  # the scoring target's answers on every test clip
+    ctx.decisions.update(decision.decide_all(metrics, {t: s.model_dump() for t, s in p.ship.items()}, costs,
+                                             paired.tests_over(answers, d["y_test"].tolist())))
     host = tables.host_rows(metrics, scoring)
     history = pio.read_csv(cat.KERAS_HISTORY.path())
 
@@ -43,7 +47,6 @@ def run(p: Params) -> None:
                                           for r in host], ["variant", "latency_p50_us"])
     pio.write_csv(cat.TARGET_COST_PLOT.path(), tables.target_cost_rows(metrics, kinds),
                   ["target", "variant", "instructions_per_inference", "estimated_device_latency_us"])
-    d = pio.read_npz(cat.FEATURES.path())
     confusion = tables.confusion_rows(metrics, bench[scoring], [str(x) for x in d["labels"]], d["y_test"].tolist())
     pio.replace_dir(cat.CONFUSION_PLOTS.path(), {f"{vid}.csv": pio.csv_text(rows, ["actual", "predicted"]).encode()
                                                  for vid, rows in confusion.items()})

@@ -46,7 +46,7 @@ MCU_NOTE = ("Bare-metal firmware on QEMU system boards (qemu-system-arm), built 
             "-O2 and picolibc. Exact: the scikit-learn model as C from its generator, with the summary-statistics "
             "front and the scaler in C, instructions counted inside the inference call (identical run to run); "
             "flash = text + rodata + data image of the whole firmware (harness and picolibc included), RAM = data "
-            "+ bss + the stack's high-water mark + the heap picolibc's stdio took; agreement: top-1 against the host model's own predict() on the whole test split. "
+            "+ bss + the stack's high-water mark + the heap picolibc's stdio took; accuracy: the firmware's own on the whole test split; agreement: top-1 against the host model's decision rule (its most probable class, as every artefact of the model answers) on the same clips. "
             "Latency = instructions x cpi / clock, nominal figures from params.yaml: an estimate, not device time. "
             "TFLite variants have no firmware here: their row is an estimate, MACs x the cycles per MAC that float "
             "C takes on that core (below), the same for every level (int8 kernels such as CMSIS-NN's take fewer "
@@ -62,6 +62,7 @@ MCU_COLUMNS = (_text("Variant", "variant"), _text("Target", "target"), _text("Me
                Column("MACs", "macs", _fixed(",d")),
                _text("Latency (ms)", "latency"), Column("Flash (KB; estimate: the model alone)", "flash_kb", _fixed(",.1f")),
                Column("RAM (KB; estimate: TFLM's arena)", "ram_kb", _fixed(",.1f")),
+               Column("Firmware accuracy", "firmware_accuracy", _pct),
                Column("Host agreement", "host_agreement", _pct),
                _text("Fits the board", "fits"))
 CALIBRATION_COLUMNS = (_text("Target", "target"),
@@ -153,7 +154,8 @@ def mcu_rows(metrics: dict, targets: dict) -> list[dict]:
                          "latency": "–" if lat is None else f"{lat / 1e3:,.3f} (estimate)",
                          "flash_kb": e["flash_bytes"] / 1024,
                          "ram_kb": None if e.get("ram_bytes") is None else e["ram_bytes"] / 1024,
-                         "host_agreement": e.get("host_agreement"), "fits": _fits(e, device)})
+                         "firmware_accuracy": e.get("firmware_accuracy"), "host_agreement": e.get("host_agreement"),
+                         "fits": _fits(e, device)})
     return rows
 
 

@@ -1,8 +1,8 @@
 """The mcu kind's runner: per level, each variant's entry on one core.
 
 - a scikit-learn model's fp32 entry: its C (pipeline/targets/mcu_codegen.py) built and run bare-metal on the
-  core's QEMU board over the whole test split: exact instructions per inference, flash, RAM, agreement with
-  the host model's predictions on the same clips;
+  core's QEMU board over the whole test split: exact instructions per inference, flash, RAM, its accuracy,
+  and its agreement with the host model's decision rule (the most probable class) on the same clips;
 - a TFLite variant: an estimate (status `estimate`): its MACs from the flatbuffer; the report
   (pipeline/targets/mcu_report.py) turns them into cycles with the cycles per MAC measured here on the same
   core (the mlp's exact count, without the front), and takes the RAM from TFLite Micro's arena;
@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from pipeline import catalog as cat
+from pipeline import io as pio
 from pipeline.bench.tflm import count_macs
 from pipeline.export.formats import FORMATS
 from pipeline.log import info
@@ -50,15 +51,19 @@ def _firmware(core: mcu.McuCore, source: str, gen: mcu_codegen.Generated, n_valu
     return {**mcu.sizes(elf, core), **ran, "sha256": hashlib.sha256(elf.read_bytes()).hexdigest()}
 
 
+def test_labels() -> np.ndarray:
+    return pio.read_npz(cat.FEATURES.path())["y_test"]
+
+
 def exact_entry(target, job: dict, X: np.ndarray, front: dict, workdir: Path) -> dict:
     from pipeline.models.sklearn_models import estimator_type_of, features, loads
 
     core = mcu.MCU_CORES[target.core]
     model_bytes = (family_of(job["model"]).source_dir(job["model"]) / cat.SKLEARN_MODEL_FILE).read_bytes()
     model = loads(model_bytes)
-    # The host model's own predict(), which the generated C implements: for the SVC its one-vs-one vote
-    # (its ONNX artefact answers with the argmax of Platt-scaled probabilities, which can differ).
-    host = model.predict(features(X))
+    # The rule every artefact of the model and its reported accuracy follow: the most probable class
+    # (for the SVC, Platt-scaled probabilities; its predict() vote differs), which the generated C implements.
+    host = model.predict_proba(features(X)).argmax(1)
     estimator = estimator_type_of(model.named_steps["clf"])
     try:
         source, gen = mcu_codegen.cached_firmware_source(model_bytes, model, estimator, X.shape[1], X.shape[2])
@@ -75,6 +80,7 @@ def exact_entry(target, job: dict, X: np.ndarray, front: dict, workdir: Path) ->
         "ram_bytes": fw["data_bytes"] + fw["bss_bytes"] + fw["stack_bytes"] + fw["heap_bytes"],
         "stack_bytes": fw["stack_bytes"], "heap_bytes": fw["heap_bytes"], "estimator": estimator, "front_flash_bytes": front["front_flash_bytes"],
         "host_agreement": round(float(np.mean(pred == host)), 6), "host_mismatches": int(np.sum(pred != host)),
+        "firmware_accuracy": round(float(np.mean(pred == test_labels()[:len(pred)])), 6),
         "agreement_clips": len(pred), "firmware_sha256": fw["sha256"],
     }
 
