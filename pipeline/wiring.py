@@ -74,7 +74,7 @@ def stages() -> list[Stage]:
         Stage("report", "report", (cat.CHECKED, cat.FEATURES, cat.BENCH, cat.VARIANTS, cat.KERAS_HISTORY),
               (cat.METRICS, cat.SUMMARY, cat.REPORT_MD, cat.REPORT_HTML, cat.SIZE_ACCURACY_PLOT, cat.LATENCY_PLOT,
                cat.TARGET_COST_PLOT, cat.CONFUSION_PLOTS, cat.QUANT_ERROR_PLOTS),
-              ("quantization", "targets", "formats", "data.clip_seconds", "benchmark.threads",
+              ("quantization", "targets", "formats", "data", "benchmark.threads",
                "benchmark.streaming_hop_ms", *REPORT_ONLY),
               runs=tuple(k.module_names()["report"] for k in TARGET_KINDS.values())),
     ]

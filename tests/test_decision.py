@@ -26,7 +26,7 @@ def decide_on(m: dict, target: str, limits: dict) -> dict:
     return decide(m, target, limits, KINDS[target].report.COST_LABEL, lambda v: ctx.cost_us(v, target))
 
 LIMITS = {"max_latency_ms": 1.0, "max_size_kb": 100.0, "max_accuracy_loss": 0.02, "raw_audio": True,
-          "reduction": {"min_size_reduction": 0.5, "min_cost_ratio": 2.0}}
+          "reduction": {"min_size_reduction": 0.5, "min_cost_ratio": 2.0, "baseline": None}}
 
 
 def variant(model_name, fmt, level, acc, size_kb, cost_us, target="cortex-a53"):
@@ -84,7 +84,8 @@ def test_a_target_with_no_measurement_has_no_pick_and_says_why():
 
 
 def test_reduction_not_met_names_the_closest_and_the_shortfall():
-    d = decide_on(metrics(), "cortex-a53", {**LIMITS, "reduction": {"min_size_reduction": 0.9, "min_cost_ratio": 5.0}})
+    d = decide_on(metrics(), "cortex-a53", {**LIMITS, "reduction": {"min_size_reduction": 0.9, "min_cost_ratio": 5.0,
+                                                                       "baseline": None}})
     r = d["reduction"]
     assert not r["met"] and r["closest"] == "keras_e2e.tflite.int8"
     assert r["cost_short_by"] == pytest.approx(2.0) and r["size_short_by"] == pytest.approx(0.9 - (1 - 40 / 120), abs=1e-3)
@@ -223,3 +224,21 @@ def test_a_loss_the_clips_cannot_resolve_does_not_reject_a_candidate():
     assert resolved["pick"] is None
     int8_breaks = {c["variant"]: c["breaks"] for c in resolved["closest"]}["keras_e2e.tflite.int8"]
     assert int8_breaks["max_accuracy_loss"] == pytest.approx(0.01, abs=1e-6)  # 60 of 2,000 clips: resolved
+
+
+def test_reduction_against_a_named_baseline_counts_only_shippable_variants_and_places_the_pick():
+    """Against the unoptimized model on the same core: a feature-input variant cannot meet it for a target that
+    ships raw audio, however small; the pick's own reduction is stated; a baseline not measured says so."""
+    named = {**LIMITS, "reduction": {"min_size_reduction": 0.6, "min_cost_ratio": 2.5,
+                                     "baseline": "keras_e2e.tflite.fp32"}}
+    m = metrics(**{"keras.tflite.int8": variant("keras", "tflite", "int8", 0.91, 10, 50)})  # tiny, not raw audio
+    d = decide_on(m, "cortex-a53", named)
+    r = d["reduction"]
+    assert d["pick"] == "keras_e2e.tflite.int8" and r["baseline"] == "keras_e2e.tflite.fp32"
+    assert r["met"] and r["by"] == "keras_e2e.tflite.int8"          # 1 - 40/120 = 67% smaller, 900/300 = 3x
+    assert r["size_reduction"] == pytest.approx(0.6667, abs=1e-4) and r["cost_ratio"] == 3.0
+    assert r["pick"] == {"variant": "keras_e2e.tflite.int8", "size_reduction": pytest.approx(0.6667, abs=1e-4),
+                         "cost_ratio": 3.0, "met": True}
+    assert "keras.tflite.int8" not in (r["by"], *r.get("also", ()))  # takes features: not shippable here
+    missing = decide_on(m, "cortex-a53", {**named, "reduction": {**named["reduction"], "baseline": "nope.tflite.fp32"}})
+    assert not missing["reduction"]["met"] and "nope.tflite.fp32 has no cost" in missing["reduction"]["why"]

@@ -315,7 +315,7 @@ def report_page(tmp_path_factory) -> tuple[Path, list[dict], dict]:
     history = [{"epoch": str(e), "accuracy": f"{0.5 + 0.08 * e:.3f}", "val_accuracy": f"{0.45 + 0.07 * e:.3f}"}
                for e in range(6)]
     limits = {"max_latency_ms": 20.0, "max_size_kb": 100.0, "max_accuracy_loss": 0.05, "raw_audio": False,
-              "reduction": {"min_size_reduction": 0.5, "min_cost_ratio": 1.5}}
+              "reduction": {"min_size_reduction": 0.5, "min_cost_ratio": 1.5, "baseline": None}}
     ship = {"host": limits, "cortex-a53": {**limits, "raw_audio": True}, "cortex-a72": limits}
     ctx.decisions.update(decide_all(metrics, ship, {t: (k.report.COST_LABEL, lambda m, t=t: ctx.cost_us(m, t))
                                                     for t, k in kinds.items()}))

@@ -21,10 +21,12 @@ from pipeline.variants import REFERENCE_LEVEL, is_e2e, variant_id
 
 
 class Reduction(Strict):
-    """The reduction a quantized variant must reach against fp32 of the same model and format, same core."""
+    """The reduction a shippable variant must reach on the same core: against `baseline` (a variant id, the
+    unoptimized model), or, when it is null, against the fp32 variant of its own model and format."""
 
     min_size_reduction: Annotated[float, Field(gt=0, lt=1)]  # 0.5: at least 50% smaller
     min_cost_ratio: Annotated[float, Field(ge=1)]            # 2.0: at least 2x cheaper
+    baseline: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+$")] | None  # keras_e2e.tflite.fp32
 
 
 class ShipConstraints(Strict):
@@ -95,28 +97,46 @@ def _rank(c: dict) -> tuple:
     return (-c["accuracy"], c["cost_us"], c["size_bytes"], c["variant"])
 
 
-def reduction_check(rows: list[dict], wanted: dict | None) -> dict | None:
-    """Size reduction and cost ratio against the fp32 variant of the same model and format on the same core."""
+def _against(r: dict, ref: dict) -> tuple[float, float]:
+    """(size reduction, cost ratio) of a variant against a reference on the same core."""
+    return 1 - r["size_bytes"] / ref["size_bytes"], ref["cost_us"] / r["cost_us"]
+
+
+def reduction_check(rows: list[dict], wanted: dict | None, shippable: Callable[[dict], bool] = lambda r: True,
+                    pick: str | None = None) -> dict | None:
+    """Size reduction and cost ratio on the same core, against the named baseline or, without one, the fp32
+    variant of the same model and format: met by which shippable variant (accuracy within the budget, the
+    input the target takes), or the closest and by how much; and where the pick stands."""
     if wanted is None:
         return None
     by_id = {r["variant"]: r for r in rows}
+    baseline = wanted.get("baseline")
+    if baseline is not None and baseline not in by_id:
+        return {**wanted, "met": False, "by": None, "closest": None,
+                "why": f"the baseline {baseline} has no cost on this target (not built, failed or not measured)"}
+    out = {**wanted}
+    if baseline is not None and pick is not None:
+        size_reduction, cost_ratio = _against(by_id[pick], by_id[baseline])
+        out["pick"] = {"variant": pick, "size_reduction": round(size_reduction, 4), "cost_ratio": round(cost_ratio, 3),
+                       "met": size_reduction >= wanted["min_size_reduction"] and cost_ratio >= wanted["min_cost_ratio"]}
     scored = []
     for r in rows:
-        ref = by_id.get(variant_id(r["model"], r["format"], REFERENCE_LEVEL))
-        if ref is None or r["quantization"] == REFERENCE_LEVEL:
+        ref = by_id[baseline] if baseline else by_id.get(variant_id(r["model"], r["format"], REFERENCE_LEVEL))
+        if ref is None or r is ref or (not baseline and r["quantization"] == REFERENCE_LEVEL) or not shippable(r):
             continue
-        size_reduction, cost_ratio = 1 - r["size_bytes"] / ref["size_bytes"], ref["cost_us"] / r["cost_us"]
+        size_reduction, cost_ratio = _against(r, ref)
         score = min(size_reduction / wanted["min_size_reduction"], cost_ratio / wanted["min_cost_ratio"])
         scored.append({"variant": r["variant"], "accuracy": r["accuracy"], "size_reduction": round(size_reduction, 4),
                        "cost_ratio": round(cost_ratio, 3), "score": score})
     if not scored:
-        return {**wanted, "met": False, "by": None, "closest": None, "why": "no quantized variant with an fp32 twin"}
+        return {**out, "met": False, "by": None, "closest": None,
+                "why": "no shippable variant to compare" if baseline else "no quantized variant with an fp32 twin"}
     meeting = sorted((s for s in scored if s["score"] >= 1), key=lambda s: (-s["accuracy"], -s["score"], s["variant"]))
     if meeting:
-        return {**wanted, "met": True, "by": meeting[0]["variant"], "size_reduction": meeting[0]["size_reduction"],
+        return {**out, "met": True, "by": meeting[0]["variant"], "size_reduction": meeting[0]["size_reduction"],
                 "cost_ratio": meeting[0]["cost_ratio"], "also": [s["variant"] for s in meeting[1:]]}
     best = max(scored, key=lambda s: (s["score"], s["accuracy"], s["variant"]))
-    return {**wanted, "met": False, "by": None, "closest": best["variant"], "size_reduction": best["size_reduction"],
+    return {**out, "met": False, "by": None, "closest": best["variant"], "size_reduction": best["size_reduction"],
             "cost_ratio": best["cost_ratio"],
             "size_short_by": round(max(0.0, wanted["min_size_reduction"] - best["size_reduction"]), 4),
             "cost_short_by": round(max(0.0, wanted["min_cost_ratio"] - best["cost_ratio"]), 3)}
@@ -147,7 +167,10 @@ def decide(metrics: dict, target: str, limits: dict, label: str, cost_of: Cost, 
     broken = {r["variant"]: violations(r, limits, best_fp32, pairs[r["variant"]]) for r in rows}
     fitting = sorted((r for r in rows if not broken[r["variant"]]), key=_rank)
     decision["pareto_front"] = pareto_front(rows)
-    decision["reduction"] = reduction_check(rows, limits.get("reduction"))
+    unshippable = {"max_accuracy_loss", "raw_audio"}  # whatever its size, it could not ship here
+    decision["reduction"] = reduction_check(rows, limits.get("reduction"),
+                                            lambda r: not unshippable & set(broken[r["variant"]]),
+                                            fitting[0]["variant"] if fitting else None)
     if fitting:
         pick = fitting[0]
         margins = {"latency_ms": round(limits["max_latency_ms"] - pick["cost_us"] / 1e3, 6),

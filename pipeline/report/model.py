@@ -221,9 +221,9 @@ def _size_accuracy_front(rows: list[dict]) -> set[str]:
         and (o["size_bytes"] < r["size_bytes"] or o["accuracy"] > r["accuracy"]) for o in rows)}
 
 
-def host_sections(host: list[dict], threads: int) -> list[Section]:
+def host_sections(host: list[dict], threads: int, data_note: str = "") -> list[Section]:
     clips = next((r["test_clips"] for r in host if r.get("test_clips")), None)
-    split = (f"Accuracy is on the test split's {clips} clips: one clip is {100 / clips:.2f} points, and each accuracy's "
+    split = data_note + (f"Accuracy is on the test split's {clips} clips: one clip is {100 / clips:.2f} points, and each accuracy's "
              "95% Wilson interval says what the split can resolve: a difference well inside those widths is not shown by it. "
              if clips else "")
     intro = (f"{split}Host CPU, {threads} thread(s). Latency: single-sample calls after warm-up, median (p50) in µs. "
@@ -269,9 +269,10 @@ def training_section(history: list[dict]) -> Section:
 def build(host: list[dict], not_applicable: list[dict], threads: int, parity: list[dict] = (),
           kernels: list[dict] = (), history: list[dict] = (), failed: list[dict] = (),
           class_loss: list[dict] = (), lead: Section | None = None, quant_error: list[dict] = (),
-          targets: tuple[Section, ...] = ()) -> Report:
-    """targets: every target kind's sections, in the registry's order (pipeline/targets/kinds.py)."""
-    title, *sections = host_sections(host, threads)
+          targets: tuple[Section, ...] = (), data_note: str = "") -> Report:
+    """targets: every target kind's sections, in the registry's order (pipeline/targets/kinds.py); data_note:
+    what the models were trained and tested on, first."""
+    title, *sections = host_sections(host, threads, data_note)
     sections = [title, *([lead] if lead else []), *sections]  # the report leads with its answer
     if kernels:
         sections.append(Section("Host kernels that change the answers", level=3, notes=((KERNEL_NOTE,),),

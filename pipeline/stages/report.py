@@ -15,6 +15,15 @@ from pipeline.report import decision, html, markdown, model, paired, ship, summa
 from pipeline.report.target_context import ReportContext
 
 
+def data_note(p: Params) -> str:
+    d = p.data
+    if d.source == "synthetic":
+        return (f"Data: synthetic audio, {d.clips_per_class} generated clips per class ({', '.join(d.labels)}; "
+                "pipeline/audio/synth): every accuracy here is on that data, not on real recordings. Set "
+                "`data.source: folder` to train and test on your own. ")
+    return f"Data: your recordings in {d.folder} ({', '.join(d.labels)}). "
+
+
 def run(p: Params) -> None:
     # Only the configured levels and targets: files left by removed ones are ignored, not reported.
     levels = list(p.quantization)
@@ -59,7 +68,7 @@ def run(p: Params) -> None:
                          class_loss=tables.class_loss_rows(metrics), lead=ship.ship_section(ctx),
                          quant_error=tables.quant_error_rows(metrics),
                          targets=tuple(s for kind, targets in by_kind.items()
-                                       for s in kind.report.sections(ctx, targets)))
+                                       for s in kind.report.sections(ctx, targets)), data_note=data_note(p))
     pio.atomic_write_text(cat.REPORT_MD.path(), markdown.render(report))
     pio.atomic_write_text(cat.REPORT_HTML.path(), html.render(report))
     pio.write_json(cat.METRICS.path(), {**metrics, decision.METRICS_KEY: ctx.decisions})
