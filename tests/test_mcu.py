@@ -83,10 +83,11 @@ def test_the_svc_firmware_computes_the_probability_rule_not_the_vote():
     assert (got == rule).all() and not (got == vote).all()
 
 
-def test_counts_are_identical_across_two_runs(built_copy):
+def test_counts_are_identical_across_two_runs(built_copy, monkeypatch, tmp_path):
     bench = built_copy / "reports/bench" / TARGET / "fp32.json"
     first = bench.read_bytes()
-    run(["python", "-m", "pipeline", "benchmark", TARGET, "fp32"], built_copy)
+    monkeypatch.setenv("PIPELINE_MEASUREMENT_CACHE", str(tmp_path / "empty"))  # measured again, not recalled
+    run(["python", "-m", "pipeline", "benchmark", TARGET], built_copy)
     again = bench.read_bytes()
     a, b = json.loads(first), json.loads(again)
     exact = [vid for vid, e in a.items() if e["status"] == "ok"]
@@ -154,7 +155,7 @@ def test_a_required_target_without_toolchain_fails_the_stage(built_copy, tmp_pat
     bin_dir.mkdir()
     for tool in ("python", "python3"):
         os.symlink(ROOT / ".venv/bin" / tool, bin_dir / tool)
-    res = subprocess.run([str(bin_dir / "python"), "-m", "pipeline", "benchmark", TARGET, "int8"], cwd=built_copy,
+    res = subprocess.run([str(bin_dir / "python"), "-m", "pipeline", "benchmark", TARGET], cwd=built_copy,
                          capture_output=True, text=True, env={**os.environ, "PATH": str(bin_dir)})
     assert res.returncode != 0
     assert "apt-get install" in res.stderr and "arm-none-eabi-gcc" in res.stderr, res.stderr[-2000:]

@@ -134,8 +134,38 @@ def test_a_changed_variant_is_the_one_cell_measured_again(built_copy: Path):
     victim = next(f for f in sorted((built_copy / ".cache" / "measurements").rglob("*.json"))
                   if "per_class_accuracy" in json.loads(f.read_text())["entry"])
     stored = json.loads(victim.read_text())
-    stored["entry"]["accuracy"] = 1.0 - stored["entry"]["accuracy"]
+    measured = stored["entry"]["accuracy"]
+    stored["entry"]["accuracy"] = 1.0 - measured
     victim.write_text(json.dumps(stored))
     third = _benchmark(built_copy, "host")
     assert sum(n - c for n, c in third.values()) == 1, third
-    assert json.loads(victim.read_text())["entry"]["accuracy"] == 1.0 - stored["entry"]["accuracy"]  # re-measured
+    assert json.loads(victim.read_text())["entry"]["accuracy"] == measured  # measured again, and right
+
+
+def test_an_optional_target_without_its_tools_keeps_its_last_measurement(built_copy: Path, tmp_path: Path):
+    """No Cortex-M toolchain on PATH and `required: false`: the stage succeeds and leaves every measured cell
+    as it was (byte for byte), says so, and writes no path of this machine."""
+    import os
+    import subprocess
+
+    import yaml
+
+    from conftest import ROOT
+
+    params = yaml.safe_load((built_copy / "params.yaml").read_text())
+    params["targets"]["mcu"]["cortex-m4"]["required"] = False
+    (built_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    bench = built_copy / "reports" / "bench" / "cortex-m4"
+    before = {f.name: f.read_bytes() for f in bench.glob("*.json")}
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("python", "python3"):
+        os.symlink(ROOT / ".venv/bin" / tool, bin_dir / tool)
+    res = subprocess.run([str(bin_dir / "python"), "-m", "pipeline", "benchmark", "cortex-m4"], cwd=built_copy,
+                         capture_output=True, text=True, env={**os.environ, "PATH": str(bin_dir),
+                                                              "PIPELINE_ARM_CACHE": str(ROOT / ".cache" / "arm")})
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "kept from their last measurement, 0 skipped" in res.stderr, res.stderr[-3000:]
+    assert {f.name: f.read_bytes() for f in bench.glob("*.json")} == before
+    for f in bench.glob("*.json"):
+        assert str(built_copy) not in f.read_text() and str(ROOT) not in f.read_text(), f

@@ -178,17 +178,22 @@ def test_same_params_give_identical_artefacts(built_copy: Path):
 def test_noop_repro_then_one_level_change_reruns_only_that_level(built_copy: Path):
     assert "up to date" in run(["dvc", "status"], built_copy).stdout
     assert "Running stage" not in run(["dvc", "repro"], built_copy).stdout
-    # the int8 stages by name, whatever the targets: convert@int8 and one benchmark per target
-    int8 = {s for s in run(["dvc", "stage", "list", "--name-only"], built_copy).stdout.split()
-            if s.endswith(("@int8", "-int8"))}
-    assert "convert@int8" in int8 and sum(s.startswith("benchmark") for s in int8) == 3  # host, a53, m4
+    # convert@int8, then every target's benchmark stage, which measures the int8 cells and recalls the rest
+    benchmarks = {s for s in run(["dvc", "stage", "list", "--name-only"], built_copy).stdout.split()
+                  if s.startswith("benchmark")}
+    assert len(benchmarks) == 3  # host, a53, m4
     params = yaml.safe_load((built_copy / "params.yaml").read_text())
     params["quantization"]["int8"]["calibration_samples"] = 8
     (built_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    out = run(["dvc", "repro"], built_copy, timeout=1800).stdout
-    ran = set(re.findall(r"Running stage '([^']+)'", out))
+    res = run(["dvc", "repro"], built_copy, timeout=1800)
+    ran = set(re.findall(r"Running stage '([^']+)'", res.stdout))
     # the check runs on every params change (a second; its marker does not change), then only what uses the key
-    assert ran == {"check", *int8, "report"}
+    assert ran == {"check", "convert@int8", *benchmarks, "report"}
+    levels = "|".join(params["quantization"])
+    cells = re.findall(rf"benchmark@(.+?)-({levels}): (\d+) variants, (\d+) from the measurement cache", res.stderr)
+    assert len(cells) == 3 * len(params["quantization"]), cells
+    assert all(n == cached for _, level, n, cached in cells if level != "int8"), cells  # recalled, not measured
+    assert sum(int(n) - int(c) for _, level, n, c in cells if level == "int8") > 0, cells  # the changed cells
 
 
 def test_classify_an_end_to_end_bundle_and_refuse_wrong_clips(built_project: Path, tmp_path: Path):

@@ -1,11 +1,13 @@
 """`python -m pipeline serve` on the tiny profile's end-to-end bundles, on loopback: its answers are classify's,
-every class of bad input gets its 4xx with classify's message while good requests keep succeeding, and a
-SIGTERM finishes every accepted request before the process exits."""
+every class of bad input gets its 4xx with classify's message while good requests keep succeeding, a SIGTERM
+finishes every accepted request before the process exits, and a hostile client cannot stall it: a compressed
+bomb is refused from its header, stalled uploads time out, disconnects are one line each."""
 
 from __future__ import annotations
 
 import io
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -83,7 +85,7 @@ def test_every_bad_input_gets_its_4xx_and_the_server_keeps_serving(client, built
         (413, b"\0" * 400_004, {"Content-Type": "application/octet-stream"}, "?rate=16000&format=f32le",
          "allowed: up to 400000 bytes"),
         (413, _wav(np.zeros(16000 * 6, np.float32), 16000, "PCM_16"), wav, "", "allowed: up to 5 s"),
-        (422, _wav(audio[::2], 8000), wav, "", "expected 16000 Hz, got 8000 Hz"),
+        (422, _wav(audio[::2], 8000), wav, "", "expected 16000 Hz, got 8000 Hz (this server does not resample"),
         (422, _wav(nan, 16000), wav, "", "100 of 32000 samples are NaN"),
         (422, _wav(audio * 3, 16000), wav, "", "samples reach"),
     ]
@@ -128,3 +130,99 @@ def test_sigterm_finishes_every_accepted_request(built_project: Path):
         assert proc.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it is done
     finally:
         proc.kill()
+
+
+@pytest.fixture(scope="module")
+def three_hours_of_flac(tmp_path_factory) -> bytes:
+    """Three hours of silence as FLAC: about half a megabyte that would decode to 691 MB of float32."""
+    import soundfile as sf
+
+    path = tmp_path_factory.mktemp("bomb") / "silence.flac"
+    minute = np.zeros(16000 * 60, np.int16)
+    with sf.SoundFile(path, "w", samplerate=16000, channels=1, format="FLAC", subtype="PCM_16") as f:
+        for _ in range(180):
+            f.write(minute)
+    return path.read_bytes()
+
+
+class Server:
+    """`python -m pipeline serve` on a free loopback port, with a short body timeout; stderr kept."""
+
+    def __init__(self, project: Path, *extra: str):
+        self.proc = subprocess.Popen([PY, "-m", "pipeline", "serve", str(_bundle(project)), "--port", "0",
+                                      "--concurrency", "1", "--body-timeout-s", "1", *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project)
+        self.url = self.proc.stdout.readline().strip().removeprefix("listening on ")
+        assert self.url.startswith("http://127.0.0.1:"), self.proc.stderr.read()
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def upload_start(self, length: int = 100_000, first: bytes = b"RIFF") -> socket.socket:
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        s.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: localhost\r\nContent-Type: audio/wav\r\n"
+                  + f"Content-Length: {length}\r\n\r\n".encode() + first)
+        return s
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=60)
+        return err
+
+
+def test_a_compressed_bomb_is_refused_from_its_header_without_decoding(built_project: Path, three_hours_of_flac):
+    import httpx
+    import psutil
+
+    assert len(three_hours_of_flac) < 4 << 20  # within the body limit: only its length can refuse it
+    server = Server(built_project)
+    try:
+        rss, health, answers = [], [], []
+
+        def bomb():
+            with httpx.Client(timeout=60) as c:
+                answers.append(c.post(f"{server.url}/v1/classify", content=three_hours_of_flac,
+                                      headers={"Content-Type": "audio/wav"}))
+
+        bombers = [threading.Thread(target=bomb) for _ in range(4)]
+        for t in bombers:
+            t.start()
+        with httpx.Client(timeout=5) as c:
+            while any(t.is_alive() for t in bombers) or not health:
+                start = time.monotonic()
+                assert c.get(f"{server.url}/healthz").status_code == 200
+                health.append(time.monotonic() - start)
+                rss.append(psutil.Process(server.proc.pid).memory_info().rss)
+        for t in bombers:
+            t.join()
+        assert [a.status_code for a in answers] == [413] * 4
+        assert all("10,800.0 s" in a.json()["error"] and "before decoding" in a.json()["error"] for a in answers)
+        assert max(rss) < 200 << 20, max(rss)
+        assert max(health) < 0.2, health
+    finally:
+        err = server.stop()
+    assert "Traceback" not in err, err[-3000:]
+
+
+def test_stalled_uploads_time_out_and_disconnects_are_one_line_each(built_project: Path):
+    import httpx
+
+    server = Server(built_project)
+    try:
+        stalled = [server.upload_start() for _ in range(100)]  # headers and 4 bytes of 100,000, then nothing
+        start = time.monotonic()
+        answers = [s.recv(64) for s in stalled]
+        waited = time.monotonic() - start
+        for s in stalled:
+            s.close()
+        assert all(a.startswith(b"HTTP/1.1 408") for a in answers), set(answers)
+        assert waited < 15, waited
+        for _ in range(100):  # a client that goes away mid-upload
+            server.upload_start(first=b"RIFF" + b"\0" * 1000).close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # served again once every disconnect was seen
+            if httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200:
+                break
+        time.sleep(1.0)
+    finally:
+        err = server.stop()
+    assert "Traceback" not in err and "Exception in ASGI" not in err, err[-3000:]
+    assert err.count("disconnected during its upload") == 100, err[-3000:]

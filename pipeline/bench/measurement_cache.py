@@ -9,6 +9,8 @@ for a kind that times on this machine (`TargetKind.timed`), this machine's CPU. 
 .cache/measurements (PIPELINE_MEASUREMENT_CACHE names another folder, such as one a cluster shares). Each
 entry stores its key and its result's SHA-256: a partial, altered or misplaced entry is ignored and the cell
 measured again. Skipped cells (a tool was missing) are never cached; a failure is, like any result DVC records.
+Each cell's latest measurement is also kept under a key without the tools (`last()`): when an optional
+target's tools are missing, the stage keeps that measurement rather than replacing it with a skip.
 """
 
 from __future__ import annotations
@@ -78,14 +80,19 @@ class MeasurementCache:
     context: dict  # what every cell of one target shares (target params, code, tools, machine)
     folder: Path
 
-    def key(self, settings: dict, job_content: dict) -> str:
-        return digest({"format": FORMAT, "context": self.context, "settings": settings, "job": job_content})
+    def key(self, settings: dict, job_content: dict, tools: bool = True) -> str:
+        context = self.context if tools else {**self.context, "tools": None}
+        return digest({"format": FORMAT, "context": context, "settings": settings, "job": job_content})
 
-    def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.json"
+    def _path(self, key: str, kind: str = "") -> Path:
+        return self.folder / kind / key[:2] / f"{key}.json"
 
-    def get(self, key: str) -> dict | None:
-        path = self._path(key)
+    def last(self, key_without_tools: str) -> dict | None:
+        """The cell's latest measurement whatever tools made it (None when there is none)."""
+        return self.get(key_without_tools, "last")
+
+    def get(self, key: str, kind: str = "") -> dict | None:
+        path = self._path(key, kind)
         if not path.exists():
             return None
         try:
@@ -97,11 +104,14 @@ class MeasurementCache:
         info(f"measurement cache: {path} is not a whole entry for its key: measuring that cell again")
         return None
 
-    def put(self, key: str, entry: dict) -> None:
+    def put(self, key: str, entry: dict, key_without_tools: str | None = None) -> None:
         if entry.get("status") in CACHED:
             # json round trip first: what is cached is exactly what the stage writes from a fresh run
             entry = json.loads(pio.to_json(entry))
             pio.write_json(self._path(key), {"key": key, "sha256": digest(entry), "entry": entry})
+            if key_without_tools is not None:
+                pio.write_json(self._path(key_without_tools, "last"),
+                               {"key": key_without_tools, "sha256": digest(entry), "entry": entry})
 
 
 def for_target(kind, target, code_files, tool_versions: dict) -> MeasurementCache:

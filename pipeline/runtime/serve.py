@@ -1,13 +1,15 @@
 """Serve an end-to-end bundle over HTTP, the remote alternative to running it on the device:
 python -m pipeline serve BUNDLE_DIR [--host 127.0.0.1] [--port 8000] [--concurrency 2] [--resample]
-                                    [--max-body-kb 4096] [--max-seconds 60] [--hop-ms 250]
+                                    [--max-body-kb 4096] [--max-seconds 60] [--hop-ms 250] [--body-timeout-s 10]
 
 Starlette on uvicorn. POST /v1/classify takes a WAV body (Content-Type audio/wav) or raw PCM
 (application/octet-stream with ?rate=16000&format=f32le|s16le[&channels=1]) and answers what `classify`
 prints with --json, plus the variant and the server-side time (server_ms). GET /v1/model: the sidecar.
 GET /healthz. Bad input is a 4xx with classify's message and the server keeps serving: 400 not audio or a bad
-query, 413 too large a body or too long a recording, 415 another content type, 422 audio that does not fit
-the bundle (another rate without --resample, NaN, samples outside [-1, 1]). At most --concurrency inferences
+query, 408 a body not received within --body-timeout-s, 413 too large a body or too long a recording (judged
+from the header, before decoding: a small compressed body cannot expand into hours of samples), 415 another
+content type, 422 audio that does not fit the bundle (another rate without --resample, NaN, samples outside
+[-1, 1]). Decoding runs off the event loop; a client that disconnects mid-upload is one line on stderr. At most --concurrency inferences
 run at once (one loaded runtime each; the rest wait); SIGINT or SIGTERM stops accepting and finishes the
 requests in flight. Prints `listening on http://HOST:PORT` once it accepts (--port 0: a free port).
 """
@@ -26,12 +28,13 @@ import numpy as np
 
 from pipeline.runtime.classify import DEFAULT_HOP_MS, ClipError, classify
 from pipeline.runtime.bundle import BundleError, open_bundle
-from pipeline.runtime.stream import load_runner, require_raw_audio
+from pipeline.runtime.stream import RESAMPLE_HINT, load_runner, require_raw_audio
 
 WAV_TYPES = ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave")
 RAW_TYPE = "application/octet-stream"
 RAW_FORMATS = {"f32le": ("<f4", 1.0), "s16le": ("<i2", 1 / 32768)}
 GRACEFUL_S = 30  # how long a shutdown waits for the requests in flight
+BODY_TIMEOUT_S = 10.0  # a body not received in full by then is refused (a stalled upload holds no slot for ever)
 
 
 class RequestError(Exception):
@@ -40,18 +43,31 @@ class RequestError(Exception):
         self.status, self.message = status, message
 
 
-def decode(body: bytes, content_type: str, query) -> tuple[np.ndarray, int, list[str]]:
-    """(samples, rate, notes) of a request body, or a RequestError naming what was wrong and what is allowed."""
+def _too_long(frames: int, rate: int, max_seconds: float) -> RequestError:
+    return RequestError(413, f"recording: {frames / rate:,.1f} s; allowed: up to {max_seconds:g} s "
+                             "(judged from its header, before decoding)")
+
+
+def decode(body: bytes, content_type: str, query,
+           max_seconds: float = float("inf")) -> tuple[np.ndarray, int, list[str]]:
+    """(samples, rate, notes) of a request body, or a RequestError naming what was wrong and what is allowed.
+    A recording longer than max_seconds is refused from its header, and no more than that is ever decoded
+    (a header that understates its length cannot make the decoder read on)."""
     kind = content_type.split(";")[0].strip().lower()
     if kind in WAV_TYPES:
         import soundfile as sf
 
         try:
             info = sf.info(io.BytesIO(body))
-            samples, rate = sf.read(io.BytesIO(body), dtype="float32", always_2d=False)
+            if info.frames / info.samplerate > max_seconds:
+                raise _too_long(info.frames, info.samplerate, max_seconds)
+            limit = int(max_seconds * info.samplerate) + 1 if max_seconds != float("inf") else -1
+            samples, rate = sf.read(io.BytesIO(body), frames=limit, dtype="float32", always_2d=False)
         except (sf.LibsndfileError, RuntimeError, TypeError) as err:
             why = str(err).rsplit(": ", 1)[-1]  # libsndfile's reason, without the in-memory file's repr
             raise RequestError(400, f"not audio: the body is not a WAV file soundfile can decode ({why})") from None
+        if len(samples) / rate > max_seconds:
+            raise _too_long(len(samples), rate, max_seconds)
         notes = [] if info.subtype.startswith("FLOAT") else [f"the body holds {info.subtype} samples, decoded to float32"]
         return samples, rate, notes
     if kind == RAW_TYPE:
@@ -71,6 +87,8 @@ def decode(body: bytes, content_type: str, query) -> tuple[np.ndarray, int, list
         if len(body) % width:
             raise RequestError(400, f"not audio: {len(body)} bytes is not a whole number of {fmt} frames of "
                                     f"{channels} channel(s) ({width} bytes each)")
+        if len(body) // width / rate > max_seconds:
+            raise _too_long(len(body) // width, rate, max_seconds)
         samples = (np.frombuffer(body, dtype=dtype).astype(np.float32) * np.float32(scale))
         return (samples.reshape(-1, channels) if channels > 1 else samples), rate, []
     raise RequestError(415, f"Content-Type {content_type or '(none)'!r}: send a WAV ({WAV_TYPES[0]}) or raw PCM "
@@ -78,10 +96,11 @@ def decode(body: bytes, content_type: str, query) -> tuple[np.ndarray, int, list
 
 
 def create_app(folder: Path, concurrency: int = 2, max_body_bytes: int = 4 << 20, max_seconds: float = 60.0,
-               resample: bool = False, hop_s: float = DEFAULT_HOP_MS / 1e3):
+               resample: bool = False, hop_s: float = DEFAULT_HOP_MS / 1e3, body_timeout_s: float = BODY_TIMEOUT_S):
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
-    from starlette.responses import JSONResponse
+    from starlette.requests import ClientDisconnect
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
     bundle = open_bundle(folder)
@@ -99,29 +118,42 @@ def create_app(folder: Path, concurrency: int = 2, max_body_bytes: int = 4 << 20
         if declared and declared.isdigit() and int(declared) > max_body_bytes:
             raise RequestError(413, f"body: {int(declared)} bytes; allowed: up to {max_body_bytes} bytes")
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_body_bytes:
-                raise RequestError(413, f"body: more than {max_body_bytes} bytes; allowed: up to {max_body_bytes}")
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(body_timeout_s):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > max_body_bytes:
+                        raise RequestError(413, f"body: more than {max_body_bytes} bytes; allowed: up to "
+                                                f"{max_body_bytes}")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise RequestError(408, f"body: {size} bytes received in {body_timeout_s:g} s, not the whole body; "
+                                    f"send it within {body_timeout_s:g} s") from None
         return b"".join(chunks)
+
+    disconnects = [0]
 
     async def classify_route(request):
         t0 = time.perf_counter()
         try:
             body = await read_body(request)
-            samples, rate, notes = decode(body, request.headers.get("content-type", ""), request.query_params)
-            if len(samples) / rate > max_seconds:
-                raise RequestError(413, f"recording: {len(samples) / rate:.3g} s; allowed: up to {max_seconds:g} s")
+            samples, rate, notes = await run_in_threadpool(decode, body, request.headers.get("content-type", ""),
+                                                           request.query_params, max_seconds)
             runner = await runners.get()
             try:
                 result = await run_in_threadpool(classify, bundle, samples, rate, resample, hop_s, runner=runner)
             finally:
                 runners.put_nowait(runner)
+        except ClientDisconnect:  # nobody to answer: one line, counted, no traceback
+            disconnects[0] += 1
+            print(f"serve: a client disconnected during its upload ({disconnects[0]} so far)", file=sys.stderr,
+                  flush=True)
+            return Response(status_code=400)
         except RequestError as err:
             return error(err.status, err.message)
-        except (BundleError, ClipError) as err:  # the audio does not fit the bundle: classify's message
-            return error(422, str(err))
+        except (BundleError, ClipError) as err:  # the audio does not fit the bundle: classify's message, in HTTP terms
+            return error(422, str(err).replace(RESAMPLE_HINT, "(this server does not resample: send audio at the "
+                                                              "bundle's rate, or start it with --resample)"))
         result["notes"] = [*notes, *result["notes"]]
         result["server_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
         return JSONResponse(result)
@@ -147,13 +179,15 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--max-seconds", type=float, default=60.0, help="longest recording accepted")
     ap.add_argument("--hop-ms", type=float, default=DEFAULT_HOP_MS)
     ap.add_argument("--resample", action="store_true", help="accept other rates, resampled with soxr")
+    ap.add_argument("--body-timeout-s", type=float, default=BODY_TIMEOUT_S, help="time to receive a whole body")
     args = ap.parse_args(argv)
-    if args.concurrency < 1 or args.max_body_kb < 1 or args.max_seconds <= 0:
-        print("error: --concurrency and --max-body-kb must be at least 1, --max-seconds above 0", file=sys.stderr)
+    if args.concurrency < 1 or args.max_body_kb < 1 or args.max_seconds <= 0 or args.body_timeout_s <= 0:
+        print("error: --concurrency and --max-body-kb must be at least 1, --max-seconds and --body-timeout-s "
+              "above 0", file=sys.stderr)
         return 2
     try:
         app = create_app(args.bundle, args.concurrency, args.max_body_kb * 1024, args.max_seconds, args.resample,
-                         args.hop_ms / 1e3)
+                         args.hop_ms / 1e3, args.body_timeout_s)
     except BundleError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

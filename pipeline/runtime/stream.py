@@ -23,6 +23,7 @@ from pipeline.variants import E2E_SUFFIX, is_e2e, split_variant_id, variant_id
 RUNTIME_ORDER = ("litert", "onnxruntime")
 RUNTIME_MODULES = {"litert": "ai_edge_litert.interpreter", "onnxruntime": "onnxruntime"}
 RESAMPLER = "soxr (streaming, HQ)"
+RESAMPLE_HINT = f"(pass --resample to resample with {RESAMPLER})"  # what the server says instead: serve.py
 
 
 class StreamError(BundleError):
@@ -119,7 +120,7 @@ class Detector:
         if rate != self.sample_rate:
             if not self.resample:
                 raise StreamError(f"sample rate: expected {self.sample_rate} Hz, got {rate} Hz "
-                                  f"(pass --resample to resample with {RESAMPLER})")
+                                  f"{RESAMPLE_HINT}")
             import soxr
 
             self._resampler = soxr.ResampleStream(rate, self.sample_rate, 1, dtype="float32", quality="HQ")

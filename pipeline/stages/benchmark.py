@@ -17,6 +17,7 @@ import numpy as np
 
 from pipeline import catalog as cat
 from pipeline import io as pio
+from pipeline.bench.child_env import PROJECT_ROOT
 from pipeline.bench.measurement_cache import MeasurementCache, content_of, digest, for_target
 from pipeline.bench.runtimes import FEATURE_OUTPUT
 from pipeline.errors import DataError, TargetUnavailable
@@ -80,7 +81,9 @@ def measure(p: Params, name: str, level: str, workdir: Path, cache: MeasurementC
     d = pio.read_npz(cat.FEATURES.path())  # accuracy is scored against the test labels, per class by name
     settings = {**{k: v for k, v in spec.items() if k != "jobs"},
                 "test_labels": digest([d["labels"].tolist(), d["y_test"].tolist()])}
-    keys = {j["id"]: cache.key(settings, content_of(j, sources[j["id"]])) for j in spec["jobs"]}
+    contents = {j["id"]: content_of(j, sources[j["id"]]) for j in spec["jobs"]}
+    keys = {vid: cache.key(settings, c) for vid, c in contents.items()}
+    last_keys = {vid: cache.key(settings, c, tools=False) for vid, c in contents.items()}
     cached = {vid: e for vid, key in keys.items() if (e := cache.get(key)) is not None}
     todo = [j for j in spec["jobs"] if j["id"] not in cached]
     info(f"benchmark@{name}-{level}: {len(spec['jobs'])} variants, {len(cached)} from the measurement cache")
@@ -90,13 +93,22 @@ def measure(p: Params, name: str, level: str, workdir: Path, cache: MeasurementC
             measured = kind.runner.measure(name, target, {**spec, "jobs": todo}, workdir)
         except TargetUnavailable as err:
             if not getattr(target, "required", True):  # a kind without `required` always fails
-                info(f"benchmark@{name}-{level}: {len(todo)} skipped: {err}")
-                measured = {j["id"]: {"status": "skipped", "reason": str(err)} for j in todo}
-            else:
-                raise
+                return {**cached, **kept_or_skipped(name, level, todo, last_keys, cache, err)}
+            raise
     for vid, entry in measured.items():
-        cache.put(keys[vid], entry)
+        cache.put(keys[vid], entry, last_keys[vid])
     return {j["id"]: cached[j["id"]] if j["id"] in cached else measured[j["id"]] for j in spec["jobs"]}
+
+
+def kept_or_skipped(name: str, level: str, todo: list[dict], last_keys: dict, cache: MeasurementCache,
+                    err: Exception) -> dict[str, dict]:
+    """An optional target whose tools are missing: each cell's last measurement where there is one (a skip
+    never replaces a measurement), a skip naming the missing tool otherwise, with no machine path in it."""
+    reason = str(err).replace(f"{PROJECT_ROOT}/", "")
+    out = {j["id"]: cache.last(last_keys[j["id"]]) or {"status": "skipped", "reason": reason} for j in todo}
+    kept = sum(e.get("status") != "skipped" for e in out.values())
+    info(f"benchmark@{name}-{level}: {kept} kept from their last measurement, {len(todo) - kept} skipped: {reason}")
+    return out
 
 
 def run(p: Params, target: str) -> None:
