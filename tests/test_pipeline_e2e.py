@@ -130,7 +130,11 @@ def test_every_variant_built_or_explained(built_project: Path):
             assert abs(m["accuracy"] - twin["accuracy"]) <= 1 / 15 + 1e-9, vid
         readme = (built_project / "models/variants" / m["quantization"] / vid / "README.md").read_text()
         assert "16000 mono float32 samples" in readme and "0 = speech" in readme
+        assert "## Trained on" in readme and "Synthetic audio" in readme and "12 clips per class" in readme
     int8 = json.loads((built_project / "models/variants/int8/keras.tflite.int8/keras.tflite.int8.json").read_text())
+    assert int8["training_data"] == {"source": "synthetic", "generator": "pipeline/audio/synth", "seed": 7,
+                                     "clips_per_class": 12, "test_clips": metrics["keras.tflite.int8"]["test_clips"],
+                                     "difficulty": {"overlap": 0.3, "snr_db": [15.0, 30.0], "gain_db": [-6.0, 0.0]}}
     # the app feeds the MFCC matrix as written; standardisation and input quantization are inside the graph
     assert int8["input"]["dtype"] == "float32" and int8["input"]["scale"] is None
     assert int8["output"]["dtype"] == "int8" and int8["output"]["scale"] > 0

@@ -12,6 +12,17 @@ def _tensor(t: dict) -> str:
     return f"`{t['name']}`: {t['dtype']} {t['shape']}. {t.get('layout', '')}.{q}"
 
 
+def _trained_on(t: dict | None) -> str:
+    if not t:
+        return "Not recorded."
+    tested = f"its test split holds {t['test_clips']} clips"
+    if t["source"] == "synthetic":
+        return (f"Synthetic audio from this project's generator ({t['generator']}, seed {t['seed']}, "
+                f"{t['clips_per_class']} clips per class); {tested}. Accuracy on that data is not accuracy on "
+                "recordings like your app's: measure it on your own before shipping.")
+    return f"Recordings in `{t['folder']}` (manifest SHA-256 `{t['manifest_sha256']}`); {tested}."
+
+
 def bundle_readme(meta: dict) -> str:
     f = meta["features"]
     n_samples = round(f["sample_rate"] * f["clip_seconds"])
@@ -43,5 +54,6 @@ def bundle_readme(meta: dict) -> str:
               "The predicted class is the argmax (it works directly on quantized outputs).", ""]
     if e2e:
         lines += [f"A second output `mfcc` returns the in-graph features for checking; apps can ignore it.", ""]
+    lines += ["## Trained on", "", _trained_on(meta.get("training_data")), ""]
     lines += ["`" + meta["variant"] + ".json` beside this file holds the same facts for programs."]
     return "\n".join(lines) + "\n"

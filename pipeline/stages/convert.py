@@ -26,7 +26,18 @@ from pipeline.params import Params
 from pipeline.variants import variant_id
 
 
-def sidecar(p: Params, vid: str, name: str, fmt: str, level: str, built, labels: list[str], file: str) -> dict:
+def training_data(p: Params, test_clips: int) -> dict:
+    """What the model was trained and tested on: an app developer reads it beside the accuracy."""
+    d = p.data
+    if d.source == "synthetic":
+        return {"source": "synthetic", "generator": "pipeline/audio/synth", "seed": p.seed,
+                "clips_per_class": d.clips_per_class, "difficulty": d.difficulty.model_dump(), "test_clips": test_clips}
+    return {"source": "folder", "folder": d.folder, "manifest_sha256": pio.sha256_file(cat.MANIFEST.path()),
+            "test_clips": test_clips}
+
+
+def sidecar(p: Params, vid: str, name: str, fmt: str, level: str, built, labels: list[str], file: str,
+            trained_on: dict) -> dict:
     family = family_of(name)
     return {
         "variant": vid, "model": name, "format": fmt, "quantization": level,
@@ -40,6 +51,7 @@ def sidecar(p: Params, vid: str, name: str, fmt: str, level: str, built, labels:
                      "center": True, "pad_mode": "constant", "window": "hann", "dct": "II ortho",
                      "mel": "slaney (librosa)"},
         "source": {k: pio.sha256_file(v) for k, v in family.source_paths(name).items()},
+        "training_data": trained_on,
     }
 
 
@@ -55,7 +67,9 @@ def run(p: Params, level: str) -> None:
     if level not in p.quantization:
         raise UsageError(f"quantization level '{level}' is not configured in params.yaml; "
                          f"configured: {list(p.quantization)}")
-    labels = [str(x) for x in pio.read_npz(cat.FEATURES.path())["labels"]]
+    features = pio.read_npz(cat.FEATURES.path())
+    labels = [str(x) for x in features["labels"]]
+    trained_on = training_data(p, len(features["y_test"]))
     files: dict[str, bytes] = {}
     index: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,7 +88,7 @@ def run(p: Params, level: str) -> None:
                     continue
                 file = f"{vid}{FORMATS[fmt].suffix}"
                 files[f"{vid}/{file}"] = built.data
-                meta = sidecar(p, vid, source.name, fmt, level, built, labels, file)
+                meta = sidecar(p, vid, source.name, fmt, level, built, labels, file, trained_on)
                 files[f"{vid}/{vid}.json"] = pio.to_json(meta).encode()
                 files[f"{vid}/README.md"] = bundle_readme(meta).encode()
                 index[vid] = {"status": "ok", "file": f"{vid}/{file}", "sidecar": f"{vid}/{vid}.json",
