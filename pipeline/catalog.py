@@ -37,11 +37,15 @@ CHECKED = Dataset("data/checked.txt", "written by the check stage once params, d
 AUDIO = Dataset("data/audio", "one WAV per clip, in a folder per label")
 MANIFEST = Dataset("data/manifest.csv", "path, label and split of every clip")
 FEATURES = Dataset("data/features.npz", "MFCC matrix and label of every clip, per split, and the label names")
-AUDIO_SPLITS = Dataset("data/audio_splits.npz", "the raw train and test clips (end-to-end models)")
+AUDIO_SPLITS = Dataset("data/audio_splits.npz", "the raw clips of every split (end-to-end models, own front ends)")
 SKLEARN_MODELS = Dataset("models/sklearn", "every trained scikit-learn model")
 SKLEARN_MODEL = Dataset("models/sklearn/{model}", "one scikit-learn model: skops file, test reference, summary")
-KERAS_MODEL = Dataset("models/keras", "the Keras model: architecture, weights, test reference, summary")
-KERAS_HISTORY = Dataset("reports/plots/keras_history.csv", "Keras loss and accuracy per epoch", "plots",
+KERAS_MODELS = Dataset("models/keras", "every trained Keras model")
+KERAS_MODEL = Dataset("models/keras/{model}", "one Keras model: architecture, weights, its front end's features, "
+                      "test reference, summary")
+KERAS_HISTORIES = Dataset("reports/plots/keras_history", "every Keras model's loss and accuracy per epoch")
+KERAS_HISTORY = Dataset("reports/plots/keras_history/{model}.csv", "one Keras model's loss and accuracy per epoch",
+                        "plots",
                         (("x", "epoch"), ("y", "val_accuracy"), ("title", "Keras validation accuracy per epoch"),
                          ("cache", False)))
 VARIANTS = Dataset("models/variants", "every converted variant")
@@ -103,10 +107,15 @@ def sklearn_model_dir(model: str) -> Path:
     return SKLEARN_MODEL.path(model=model)
 
 
+def keras_model_dir(model: str) -> Path:
+    return KERAS_MODEL.path(model=model)
+
+
 # ---------------------------------------------------------------- inside a model folder (SKLEARN_MODEL, KERAS_MODEL)
 # What its training stage writes there and the families, the benchmark and the MCU target read back.
 SKLEARN_MODEL_FILE = "model.skops"  # the fitted scikit-learn estimator, skops
 KERAS_ARCHITECTURE_FILE = "architecture.json"  # the Keras model's config
 KERAS_WEIGHTS_FILE = "weights.npz"  # the Keras model's weights, one array each
+MODEL_FEATURES_FILE = "features.npz"  # a Keras model's train and test MFCC matrices, from its own front end
 REFERENCE_FILE = "reference.npz"  # the source model's test probabilities and predictions (what variants agree with)
 MODEL_SUMMARY_FILE = "summary.json"  # name, type and validation and test accuracy

@@ -14,18 +14,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, SerializeAsAny, ValidationError, ValidationInfo, create_model, field_validator, model_validator
+from pydantic import (Field, SerializeAsAny, ValidationError, ValidationInfo, create_model, field_validator,
+                      model_serializer, model_validator)
 
 from pipeline.audio.mfcc import empty_mel_bands
 from pipeline.errors import UsageError
 from pipeline.export.formats import FORMATS
 from pipeline.export.levels import QUANTIZATION_LEVELS
 from pipeline.io import read_yaml
-from pipeline.models.families import RESERVED_MODEL_NAMES
 from pipeline.models.sklearn_models import ESTIMATOR_TYPES
 from pipeline.report.decision import ShipConstraints
 from pipeline.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Strict
 from pipeline.targets.kinds import TARGET_KINDS, TargetKind
+from pipeline.variants import E2E_SUFFIX, feature_input_model
 
 # The synthesizer's classes (pipeline.audio.synth.CLASSES); kept here so that
 # validating params does not import the signal code (tests/test_params.py checks they agree).
@@ -84,11 +85,15 @@ class Features(Strict):
     top_db: PositiveFloat
 
     @model_validator(mode="after")
-    def _mfcc_within_mels(self) -> "Features":
-        if self.n_mfcc > self.n_mels:
-            raise ValueError(f"features.n_mfcc={self.n_mfcc} must be <= features.n_mels={self.n_mels} "
-                             "(the MFCCs are the first n_mfcc DCT rows of the n_mels mel bands)")
+    def _within_mels(self) -> "Features":
+        _mfcc_within_mels(self, "features")
         return self
+
+
+def _mfcc_within_mels(f: Features, key: str) -> None:
+    if f.n_mfcc > f.n_mels:
+        raise ValueError(f"{key}.n_mfcc={f.n_mfcc} must be <= {key}.n_mels={f.n_mels} "
+                         "(the MFCCs are the first n_mfcc DCT rows of the n_mels mel bands)")
 
 
 # Each estimator type carries its own schema beside its code; `type` picks it.
@@ -99,13 +104,38 @@ Targets = create_model("Targets", __base__=Strict, **{
     k.name: (dict[TargetName, k.schema.Target], ...) for k in TARGET_KINDS.values()})
 
 
+class FrontOverrides(Strict):
+    """A Keras entry's own front end: the keys it sets replace `features:`'s for that model alone (its
+    training features, its end-to-end graph, its sidecar); `{}` is the shared front end."""
+
+    n_mfcc: PositiveInt | None = None
+    n_fft: PositiveInt | None = None
+    hop_length: PositiveInt | None = None
+    n_mels: PositiveInt | None = None
+    fmin: NonNegativeFloat | None = None
+    fmax: PositiveFloat | None = None
+    top_db: PositiveFloat | None = None
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler):
+        return {k: v for k, v in handler(self).items() if v is not None}  # unset keys are not values
+
+
+Pair = tuple[PositiveInt, PositiveInt]
+
+
 class Keras(Strict):
+    """One DS-CNN over the MFCC matrix: its architecture, its training, its front end."""
+
     filters: PositiveInt
-    blocks: PositiveInt
+    blocks: Annotated[int, Field(ge=0)]
+    stem_kernel: Pair  # (MFCC axis, time axis)
+    stem_stride: Pair
     dropout: Annotated[float, Field(ge=0, lt=1)]
     epochs: PositiveInt
     batch_size: PositiveInt
     learning_rate: PositiveFloat
+    features: FrontOverrides
 
 
 class Benchmark(Strict):
@@ -117,22 +147,28 @@ class Benchmark(Strict):
 
 
 TAGGED = ("sklearn",)  # mappings of tagged unions (`type:` picks the schema)
-def _check_frames(f: Features, data: Data) -> None:
-    """An STFT whose frames fit the clip, overlap, and give every mel band at least one FFT bin."""
+def _check_front(f: Features, data: Data, key: str = "features") -> None:
+    """Ranges that hold together, an STFT whose frames fit the clip, overlap, and give every mel band at least
+    one FFT bin; `key` names where the values came from in messages."""
+    if f.fmax > data.sample_rate / 2:
+        raise ValueError(f"{key}.fmax={f.fmax} is above the Nyquist frequency {data.sample_rate / 2} of "
+                         f"data.sample_rate={data.sample_rate}")
+    if f.fmin >= f.fmax:
+        raise ValueError(f"{key}.fmin={f.fmin} must be below {key}.fmax={f.fmax}")
     n_samples = round(data.sample_rate * data.clip_seconds)
     if f.n_fft > n_samples:
-        raise ValueError(f"features.n_fft={f.n_fft} is longer than a clip ({n_samples} samples: data.sample_rate x "
+        raise ValueError(f"{key}.n_fft={f.n_fft} is longer than a clip ({n_samples} samples: data.sample_rate x "
                          "data.clip_seconds)")
     empty = empty_mel_bands(data.sample_rate, f.n_fft, f.n_mels, f.fmin, f.fmax)
     if empty:
         enough = next((n for n in (2 ** k for k in range(4, 16)) if n <= n_samples
                        and not empty_mel_bands(data.sample_rate, n, f.n_mels, f.fmin, f.fmax)), None)
-        fix = f"use features.n_fft >= {enough}, or lower features.n_mels" if enough else "lower features.n_mels"
-        raise ValueError(f"features.n_fft={f.n_fft} gives {f.n_fft // 2 + 1} FFT bins: {empty} of the "
-                         f"features.n_mels={f.n_mels} mel bands between fmin={f.fmin} and fmax={f.fmax} Hz get none "
+        fix = f"use {key}.n_fft >= {enough}, or lower {key}.n_mels" if enough else f"lower {key}.n_mels"
+        raise ValueError(f"{key}.n_fft={f.n_fft} gives {f.n_fft // 2 + 1} FFT bins: {empty} of the "
+                         f"{key}.n_mels={f.n_mels} mel bands between fmin={f.fmin} and fmax={f.fmax} Hz get none "
                          f"(their features would be constant); {fix}")
     if f.hop_length > f.n_fft:
-        raise ValueError(f"features.hop_length={f.hop_length} is above features.n_fft={f.n_fft}: the frames would "
+        raise ValueError(f"{key}.hop_length={f.hop_length} is above {key}.n_fft={f.n_fft}: the frames would "
                          "skip samples; use hop_length <= n_fft")
 
 
@@ -150,7 +186,7 @@ class Params(Strict):
     data: Data
     features: Features
     sklearn: dict[ModelName, SklearnSpec]
-    keras: Keras
+    keras: dict[ModelName, Keras]  # one entry per DS-CNN; unique across sklearn and keras
     formats: tuple[str, ...]
     quantization: dict[str, SerializeAsAny[Strict]]  # each level's own options class
     benchmark: Benchmark
@@ -167,6 +203,14 @@ class Params(Strict):
         if name not in kinds:
             raise UsageError(f"target '{name}' is not in params.yaml targets: {list(kinds)}")
         return kinds[name], getattr(self.targets, kinds[name].name)[name]
+
+    def front(self, model: str) -> Features:
+        """The front end a model takes its MFCCs from: its Keras entry's overrides on `features:`, else `features:`
+        (every scikit-learn model; an end-to-end model has its feature-input model's)."""
+        entry = self.keras.get(feature_input_model(model))
+        if entry is None:
+            return self.features
+        return self.features.model_copy(update=entry.features.model_dump(exclude_none=True))
 
     def scoring_target(self) -> str:
         """The target whose entries carry the variants' accuracy (the host)."""
@@ -201,13 +245,15 @@ class Params(Strict):
             raise ValueError(f"unknown format(s) {unknown}; allowed: {list(FORMATS)}")
         return v
 
-    @field_validator("sklearn")
+    @field_validator("sklearn", "keras")
     @classmethod
-    def _not_reserved(cls, v: dict) -> dict:
-        taken = [n for n in v if n in RESERVED_MODEL_NAMES or n.endswith("_e2e")]
+    def _model_names(cls, v: dict) -> dict:
+        if not v:
+            raise ValueError("at least one model entry is needed")
+        taken = [n for n in v if n.endswith(E2E_SUFFIX)]
         if taken:
-            raise ValueError(f"{taken}: {list(RESERVED_MODEL_NAMES)} and names ending in _e2e are the pipeline's "
-                             "own model names; choose another name for a scikit-learn model")
+            raise ValueError(f"{taken}: names ending in {E2E_SUFFIX} are the end-to-end models' "
+                             f"(<model>{E2E_SUFFIX}); choose another name")
         return v
 
     @field_validator("devices", mode="before")
@@ -260,12 +306,12 @@ class Params(Strict):
     def _consistent(self) -> "Params":
         _unique("data.labels", self.data.labels)
         _unique("formats", self.formats)
-        if self.features.fmax > self.data.sample_rate / 2:
-            raise ValueError(f"features.fmax={self.features.fmax} is above the Nyquist frequency "
-                             f"{self.data.sample_rate / 2} of data.sample_rate={self.data.sample_rate}")
-        if self.features.fmin >= self.features.fmax:
-            raise ValueError(f"features.fmin={self.features.fmin} must be below features.fmax={self.features.fmax}")
-        _check_frames(self.features, self.data)
+        _unique("model names (across sklearn and keras)", [*self.sklearn, *self.keras])
+        _check_front(self.features, self.data)
+        for name in self.keras:  # each entry's own front end, as its overrides make it
+            front = self.front(name)
+            _mfcc_within_mels(front, f"keras.{name}.features")
+            _check_front(front, self.data, f"keras.{name}.features")
         return self
 
 
@@ -276,6 +322,10 @@ class ParamsError(UsageError):
 def _message(e: dict) -> str:
     if e["type"] == "extra_forbidden":
         return "unknown key (a typo?)"
+    if e["type"] == "missing" and isinstance(e["loc"][-1], int):
+        return "too few items: this pair needs exactly 2 items"
+    if e["type"] == "too_long":
+        return "too many items: this pair needs exactly 2 items"
     if e["type"] == "missing":
         return "missing: every key is required (values live in params.yaml only; see the shipped params.yaml)"
     if e["type"] == "literal_error" and "expected" in e.get("ctx", {}):

@@ -65,13 +65,15 @@ def stages() -> list[Stage]:
               ("data.labels", "data.sample_rate", "features")),
         Stage("train_sklearn", "train_sklearn", (cat.CHECKED, cat.FEATURES), (cat.SKLEARN_MODEL,),
               ("seed", "sklearn.${item.model}"), matrix=(("model", "sklearn"),)),
-        Stage("train_keras", "train_keras", (cat.CHECKED, cat.FEATURES), (cat.KERAS_MODEL, cat.KERAS_HISTORY),
-              ("seed", "keras")),
-        Stage("convert", "convert", (cat.CHECKED, cat.SKLEARN_MODELS, cat.KERAS_MODEL, cat.FEATURES,
+        # an entry with its own front end computes its MFCCs from the raw clips (the shared ones otherwise)
+        Stage("train_keras", "train_keras", (cat.CHECKED, cat.FEATURES, cat.AUDIO_SPLITS),
+              (cat.KERAS_MODEL, cat.KERAS_HISTORY), ("seed", "data.sample_rate", "features", "keras.${item.model}"),
+              matrix=(("model", "keras"),)),
+        Stage("convert", "convert", (cat.CHECKED, cat.SKLEARN_MODELS, cat.KERAS_MODELS, cat.FEATURES,
                                      cat.AUDIO_SPLITS, cat.MANIFEST), (cat.LEVEL_VARIANTS,),
               ("seed", "data", "formats", "quantization.${item.level}"), matrix=(("level", "quantization"),)),
         *(benchmark_stage(k) for k in TARGET_KINDS.values()),
-        Stage("report", "report", (cat.CHECKED, cat.FEATURES, cat.BENCH, cat.VARIANTS, cat.KERAS_HISTORY),
+        Stage("report", "report", (cat.CHECKED, cat.FEATURES, cat.BENCH, cat.VARIANTS, cat.KERAS_HISTORIES),
               (cat.METRICS, cat.SUMMARY, cat.REPORT_MD, cat.REPORT_HTML, cat.SIZE_ACCURACY_PLOT, cat.LATENCY_PLOT,
                cat.TARGET_COST_PLOT, cat.CONFUSION_PLOTS, cat.QUANT_ERROR_PLOTS),
               ("quantization", "targets", "formats", "data", "benchmark.threads",
@@ -84,7 +86,7 @@ def benchmark_stage(kind) -> Stage:
     """One stage per target of the kind, every level in it: cells are cached by content, so a stage re-run
     after one level changed measures that level's cells alone (pipeline/bench/measurement_cache.py)."""
     reads = (cat.CHECKED, cat.VARIANTS, cat.FEATURES, cat.AUDIO_SPLITS, cat.SKLEARN_MODELS,
-             cat.KERAS_MODEL)  # agreement is scored against each source model's test predictions
+             cat.KERAS_MODELS)  # agreement is scored against each source model's test predictions
     return Stage(f"benchmark_{kind.name}", "benchmark", reads, (cat.TARGET_BENCH,),
                  ("benchmark.threads", "benchmark.warmup", "benchmark.runs", "benchmark.load_repeats",
                   f"targets.{kind.name}.${{item.target}}"),

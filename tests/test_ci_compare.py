@@ -4,8 +4,8 @@ A temporary git + DVC project (conftest.make_project: the tiny profile as params
 this checkout's params.ci.yaml, and gates.yaml without its timing-ratio gates) gets two pull requests on top of its base commit:
   - a documentation-only change: the script must exit 0 (both sides rebuilt from scratch on
     the same profile give results within the gates);
-  - a bigger Keras model (keras.filters 16 -> 32, a key the profile does not override) and
-    more epochs (keras.epochs, a key it does override): exit 1, a report naming the grown
+  - a bigger Keras model (keras.keras.filters 16 -> 32, a key the profile does not override) and
+    more epochs (keras.keras.epochs, a key it does override): exit 1, a report naming the grown
     variants and size_bytes, the filters change in the params table, and the epochs change
     listed as not exercised.
 The user's checkout must come out as it went in (only compare.md added, no worktree left).
@@ -100,8 +100,8 @@ def test_a_bigger_keras_model_fails_and_is_named(project, ci_env, monkeypatch):
 
     def bigger(r: Path) -> None:
         params = yaml.safe_load((r / "params.yaml").read_text())
-        params["keras"]["filters"] = 32  # not in the profile: shows
-        params["keras"]["epochs"] = 3    # overridden by the profile (2): does not show, is listed
+        params["keras"]["keras"]["filters"] = 32  # not in the profile: shows
+        params["keras"]["keras"]["epochs"] = 3    # overridden by the profile (2): does not show, is listed
         (r / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     open_pr(repo, base, "pr-bigger-keras", bigger)
@@ -112,7 +112,7 @@ def test_a_bigger_keras_model_fails_and_is_named(project, ci_env, monkeypatch):
     violations = report.split("### Gate violations", 1)[1].split("###", 1)[0]
     assert "`keras.tflite.fp32` **size_bytes**" in violations, violations
     assert "`keras.onnx.fp32` **size_bytes**" in violations, violations
-    assert "| `keras.filters` | `16` | `32` |" in report
-    assert "keras.epochs` |" not in report  # both sides were built with the profile's 2 epochs
-    assert "- `keras.epochs`: `2` → `3` (built with `2`)" in report
+    assert "| `keras.keras.filters` | `16` | `32` |" in report
+    assert "keras.keras.epochs` |" not in report  # both sides were built with the profile's 2 epochs
+    assert "- `keras.keras.epochs`: `2` → `3` (built with `2`)" in report
     assert_untouched(repo, ci_env, res)

@@ -10,6 +10,8 @@ feature-input variant fed librosa features).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -45,7 +47,8 @@ def setup(tmp_path_factory):
     clips, y = _clips(np.random.default_rng(0))
     X = np.stack([mfcc_reference(c, CFG) for c in clips])
     configure_determinism(0)
-    model = build_dscnn(X.shape[1:], N_CLASSES, filters=8, blocks=1, dropout=0.0, X_train=X)
+    spec = SimpleNamespace(filters=8, blocks=1, stem_kernel=(3, 3), stem_stride=(2, 2), dropout=0.0)
+    model = build_dscnn(X.shape[1:], N_CLASSES, spec, X)
     train(model, X, y, X, y, epochs=2, batch_size=4, learning_rate=1e-2)  # top-1 margins >= 2e-3
     ref = model.predict(X, verbose=0)
     saved = tmp_path_factory.mktemp("e2e_export") / "saved_model"

@@ -12,19 +12,21 @@ import yaml
 
 from conftest import make_project, run
 from pipeline import io as pio
+from pipeline.audio.mfcc import MfccConfig, mfcc_reference
 from pipeline.export.formats import FORMATS as FORMAT_REGISTRY
 
 pytestmark = pytest.mark.e2e
 
 SKLEARN = ["logreg", "mlp", "random_forest", "svc"]
-MODELS = ["keras", "keras_e2e", *SKLEARN, *(f"{m}_e2e" for m in SKLEARN)]
+KERAS = ["keras", "small"]  # small: its own front end (hop 512, 32 mel bands: 32 frames)
+MODELS = [*KERAS, *(f"{m}_e2e" for m in KERAS), *SKLEARN, *(f"{m}_e2e" for m in SKLEARN)]
 LEVELS = ["fp32", "fp16", "dynamic_int8", "int8", "int16x8"]
 FORMATS = ["onnx", "tflite", "tflm"]
 FORMAT_SUFFIX = {f: FORMAT_REGISTRY[f].suffix for f in FORMATS}
 HOST_FIELDS = ["latency_p50_us", "latency_p90_us", "latency_p99_us", "load_ms", "peak_rss_mb"]
 # Built on every machine with the pinned stack; everything else must be not_applicable with a reason.
-EXPECTED_BUILT = ({f"{m}.{f}.{q}" for m in ("keras", "keras_e2e") for f in ("onnx", "tflite") for q in LEVELS}
-                  | {f"keras_e2e.tflm.{q}" for q in ("fp32", "int8", "int16x8")}  # what TFLite Micro can run
+EXPECTED_BUILT = ({f"{m}{e}.{f}.{q}" for m in KERAS for e in ("", "_e2e") for f in ("onnx", "tflite") for q in LEVELS}
+                  | {f"{m}_e2e.tflm.{q}" for m in KERAS for q in ("fp32", "int8", "int16x8")}  # what TFLite Micro runs
                   | {f"{m}{e}.onnx.fp32" for m in SKLEARN for e in ("", "_e2e")}
                   | {f"mlp{e}.onnx.{q}" for q in ("fp16", "dynamic_int8", "int8", "int16x8") for e in ("", "_e2e")})
 
@@ -65,12 +67,21 @@ def test_the_first_stages_run_for_real_and_a_second_repro_has_nothing_to_do(tmp_
     model from a fresh repo, each output is what its stage says, and the dependencies DVC recorded hold."""
     project = make_project(tmp_path / "repo")
     out = run(["dvc", "repro", "train_keras"], project, timeout=600).stdout
-    assert set(re.findall(r"Running stage '([^']+)'", out)) == {"check", "synthesize", "features", "train_keras"}
+    assert set(re.findall(r"Running stage '([^']+)'", out)) == {"check", "synthesize", "features", "train_keras@keras",
+                                                                 "train_keras@small"}
     assert len(pio.read_csv(project / "data/manifest.csv")) == 5 * 12
     f = pio.read_npz(project / "data/features.npz")
     assert f["X_train"].shape == (35, 20, 51) and np.isfinite(f["X_train"]).all()
-    history = pio.read_csv(project / "reports/plots/keras_history.csv")
-    assert [int(r["epoch"]) for r in history] == [1, 2] and (project / "models/keras/weights.npz").is_file()
+    for name, frames in (("keras", 51), ("small", 32)):  # each entry's MFCCs through its own front end
+        history = pio.read_csv(project / f"reports/plots/keras_history/{name}.csv")
+        assert [int(r["epoch"]) for r in history] == [1, 2]
+        own = pio.read_npz(project / f"models/keras/{name}/features.npz")
+        assert own["X_train"].shape == (35, 20, frames) and own["X_test"].shape == (15, 20, frames)
+    assert np.array_equal(pio.read_npz(project / "models/keras/keras/features.npz")["X_test"], f["X_test"])
+    small = pio.read_npz(project / "models/keras/small/features.npz")["X_test"]
+    audio = pio.read_npz(project / "data/audio_splits.npz")["test"]
+    cfg = MfccConfig(16000, n_fft=512, hop_length=512, n_mels=32, n_mfcc=20, fmin=20.0, fmax=8000.0, top_db=80.0)
+    assert np.allclose(small[0], mfcc_reference(audio[0], cfg), atol=1e-4)  # librosa on the same clip
     assert "Running stage" not in run(["dvc", "repro", "train_keras"], project).stdout
 
 
@@ -83,9 +94,10 @@ def test_models_saved_without_pickle(built_project: Path):
         X = pio.read_npz(built_project / "data/features.npz")["X_test"]
         ref = pio.read_npz(built_project / "models/sklearn" / name / "reference.npz")["pred_test"]
         assert np.array_equal(model.predict(skm.features(X)), ref)
-    assert (built_project / "models/keras/weights.npz").is_file()
-    history = pio.read_csv(built_project / "reports/plots/keras_history.csv")
-    assert [int(r["epoch"]) for r in history] == [1, 2]
+    for name in KERAS:
+        assert (built_project / f"models/keras/{name}/weights.npz").is_file()
+        history = pio.read_csv(built_project / f"reports/plots/keras_history/{name}.csv")
+        assert [int(r["epoch"]) for r in history] == [1, 2]
 
 
 def test_every_variant_built_or_explained(built_project: Path):

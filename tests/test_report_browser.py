@@ -312,8 +312,8 @@ def report_page(tmp_path_factory) -> tuple[Path, list[dict], dict]:
     host = tables.host_rows(metrics, "host")
     ctx = ReportContext(metrics, kinds, 1.0, 20.0)
     na = tables.not_applicable_rows(metrics)
-    history = [{"epoch": str(e), "accuracy": f"{0.5 + 0.08 * e:.3f}", "val_accuracy": f"{0.45 + 0.07 * e:.3f}"}
-               for e in range(6)]
+    history = {"keras": [{"epoch": str(e), "accuracy": f"{0.5 + 0.08 * e:.3f}", "val_accuracy": f"{0.45 + 0.07 * e:.3f}"}
+               for e in range(6)]}
     limits = {"max_latency_ms": 20.0, "max_size_kb": 100.0, "max_accuracy_loss": 0.05, "raw_audio": False,
               "reduction": {"min_size_reduction": 0.5, "min_cost_ratio": 1.5, "baseline": None}}
     ship = {"host": limits, "cortex-a53": {**limits, "raw_audio": True}, "cortex-a72": limits}

@@ -143,8 +143,8 @@ def test_e2e_split_within_noise_is_not_shown_as_a_cost(e2e_p50):
 
 # --------------------------------------------------------------------------- one model, two renderers
 
-HISTORY = [{"epoch": str(e), "accuracy": f"{0.5 + 0.1 * e:.2f}", "val_accuracy": f"{0.45 + 0.1 * e:.2f}"}
-           for e in range(4)]
+HISTORY = {"keras": [{"epoch": str(e), "accuracy": f"{0.5 + 0.1 * e:.2f}", "val_accuracy": f"{0.45 + 0.1 * e:.2f}"}
+                     for e in range(4)]}
 MISMATCH_LINE = "Outputs differing from the host: m.onnx.int8 (1 clips)"
 
 

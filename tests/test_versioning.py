@@ -41,7 +41,7 @@ def test_compare_flags_a_bigger_model_and_passes_identical_commits(built_copy: P
     assert same.returncode == 0, same.stdout + same.stderr
 
     params = yaml.safe_load((built_copy / "params.yaml").read_text())
-    params["keras"]["filters"] = 32          # a bigger model: every Keras variant grows
+    params["keras"]["keras"]["filters"] = 32          # a bigger model: every Keras variant grows
     params["quantization"]["int8"]["calibration_samples"] = 1   # and a worse calibration
     (built_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["dvc", "repro"], built_copy, timeout=1800)
@@ -50,6 +50,6 @@ def test_compare_flags_a_bigger_model_and_passes_identical_commits(built_copy: P
               built_copy, check=False)
     assert res.returncode == 1, res.stdout + res.stderr
     report = (built_copy / "compare.md").read_text()
-    assert "| `keras.filters` | `16` | `32` |" in report, report
+    assert "| `keras.keras.filters` | `16` | `32` |" in report, report
     assert "| `quantization.int8.calibration_samples` |" in report
     assert "keras.tflite.fp32" in report and "size_bytes" in report

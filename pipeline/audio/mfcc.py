@@ -60,9 +60,10 @@ class MfccConfig:
             raise ValueError(f"MfccConfig.top_db must be > 0, got {self.top_db!r}")
 
     @classmethod
-    def from_params(cls, p: Any) -> "MfccConfig":
-        """From validated params: the `features` section and `data.sample_rate`."""
-        features, sample_rate = p.features, p.data.sample_rate
+    def from_params(cls, p: Any, model: str | None = None) -> "MfccConfig":
+        """From validated params: `data.sample_rate` and the front end of `model` (its Keras entry's overrides
+        on `features:`), or `features:` itself."""
+        features, sample_rate = (p.features if model is None else p.front(model)), p.data.sample_rate
         return cls(sample_rate=int(sample_rate), n_fft=int(features.n_fft),
                    hop_length=int(features.hop_length), n_mels=int(features.n_mels),
                    n_mfcc=int(features.n_mfcc), fmin=float(features.fmin),

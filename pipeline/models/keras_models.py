@@ -34,20 +34,23 @@ def configure_determinism(seed: int) -> None:
 BN_MOMENTUM = 0.9
 
 
-def build_dscnn(input_shape: tuple[int, int], n_classes: int, filters: int, blocks: int, dropout: float,
-                X_train: np.ndarray):
+def build_dscnn(input_shape: tuple[int, int], n_classes: int, spec, X_train: np.ndarray):
+    """The DS-CNN of a `keras.<name>` entry (filters, blocks, stem_kernel, stem_stride, dropout): a strided
+    stem convolution, then `blocks` depthwise-separable blocks at the stem's resolution."""
     import keras
     from keras import layers
 
+    filters = spec.filters
     inputs = keras.Input(shape=input_shape, name="mfcc")
     norm = layers.Normalization(axis=1, name="normalize")  # one mean/variance per MFCC coefficient
     norm.adapt(X_train)
     x = norm(inputs)
     x = layers.Reshape((*input_shape, 1))(x)
-    x = layers.Conv2D(filters, (3, 3), strides=(2, 2), padding="same", use_bias=False)(x)
+    x = layers.Conv2D(filters, tuple(spec.stem_kernel), strides=tuple(spec.stem_stride), padding="same",
+                      use_bias=False)(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
     x = layers.ReLU()(x)
-    for i in range(blocks):
+    for i in range(spec.blocks):
         x = layers.DepthwiseConv2D((3, 3), padding="same", use_bias=False, name=f"dw{i}")(x)
         x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
         x = layers.ReLU()(x)
@@ -55,7 +58,7 @@ def build_dscnn(input_shape: tuple[int, int], n_classes: int, filters: int, bloc
         x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
         x = layers.ReLU()(x)
     x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(dropout)(x)
+    x = layers.Dropout(spec.dropout)(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="dscnn")
 
@@ -129,3 +132,21 @@ def export_saved_model(model, path: str) -> None:
 
 def count_params(model) -> int:
     return int(model.count_params())
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulates of one inference: convolutions (dense, depthwise) and dense layers, from their
+    kernels and output shapes (the cost the architecture params move; normalisation and pooling are left out)."""
+    from keras import layers
+
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.DepthwiseConv2D):
+            kh, kw = layer.kernel_size
+            macs += int(np.prod(layer.output.shape[1:])) * kh * kw
+        elif isinstance(layer, layers.Conv2D):
+            kh, kw = layer.kernel_size
+            macs += int(np.prod(layer.output.shape[1:])) * kh * kw * int(layer.input.shape[-1])
+        elif isinstance(layer, layers.Dense):
+            macs += int(layer.input.shape[-1]) * layer.units
+    return macs

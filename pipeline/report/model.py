@@ -256,18 +256,19 @@ def e2e_section(title: str, rows: list[dict], hop_ms: float, estimate: bool) -> 
                     plots=(plot,))]
 
 
-def training_section(history: list[dict]) -> Section:
-    epochs = [int(r["epoch"]) for r in history]
-    series = tuple((key, epochs, [float(r[key]) for r in history]) for key in ("accuracy", "val_accuracy"))
-    last = history[-1]
-    note = (f"Keras accuracy per epoch on the training and validation splits: {len(history)} epochs, the last at "
-            f"{_pct(float(last['accuracy']))} (training) and {_pct(float(last['val_accuracy']))} (validation).",)
-    plot = Plot("lines", "Keras training history", "epoch", series, ylabel="accuracy", log_x=False)
-    return Section("Training", notes=(note,), plots=(plot,))
+def training_section(history: dict[str, list[dict]]) -> Section:
+    """Validation accuracy per epoch of every Keras model (the kept weights are its best epoch's)."""
+    series = tuple((f"{name} val_accuracy", [int(r["epoch"]) for r in rows], [float(r["val_accuracy"]) for r in rows])
+                   for name, rows in history.items())
+    notes = tuple(f"{name}: {len(rows)} epochs, the best validation accuracy {_pct(max(float(r['val_accuracy']) for r in rows))}"
+                  f" (its weights are kept), the last epoch at {_pct(float(rows[-1]['accuracy']))} on the training split."
+                  for name, rows in history.items())
+    plot = Plot("lines", "Keras validation accuracy per epoch", "epoch", series, ylabel="accuracy", log_x=False)
+    return Section("Training", notes=notes, plots=(plot,))
 
 
 def build(host: list[dict], not_applicable: list[dict], threads: int, parity: list[dict] = (),
-          kernels: list[dict] = (), history: list[dict] = (), failed: list[dict] = (),
+          kernels: list[dict] = (), history: dict[str, list[dict]] | None = None, failed: list[dict] = (),
           class_loss: list[dict] = (), lead: Section | None = None, quant_error: list[dict] = (),
           targets: tuple[Section, ...] = (), data_note: str = "") -> Report:
     """targets: every target kind's sections, in the registry's order (pipeline/targets/kinds.py); data_note:
@@ -295,5 +296,5 @@ def build(host: list[dict], not_applicable: list[dict], threads: int, parity: li
     if not_applicable:
         sections.append(Section("Not applicable", table=Table(tuple(not_applicable), NOT_APPLICABLE_COLUMNS)))
     if history:
-        sections.append(training_section(list(history)))
+        sections.append(training_section(history))
     return Report(tuple(sections))

@@ -24,19 +24,33 @@ from pipeline.errors import DataError, TargetUnavailable
 from pipeline.export.formats import FORMATS
 from pipeline.log import info
 from pipeline.params import Params
-from pipeline.variants import is_e2e
+from pipeline.models.families import FAMILIES
+from pipeline.variants import feature_input_model, is_e2e
 
 
-def write_inputs(workdir: Path) -> dict[str, Path]:
-    """The test split as each kind of model takes it: MFCC matrices, or raw clips for end-to-end models."""
-    d = pio.read_npz(cat.FEATURES.path())
-    paths = {"features": workdir / "X_test.npy", "audio": workdir / "audio_test.npy"}
-    np.save(paths["features"], d["X_test"])
-    np.save(paths["audio"], pio.read_npz(cat.AUDIO_SPLITS.path())["test"])
-    return paths
+class TestInputs:
+    """The test split as each model takes it, written once per stage: the raw clips (end-to-end models) and the
+    MFCC matrices of each front end (the shared features, or a Keras entry's own)."""
+
+    def __init__(self, workdir: Path):
+        self.workdir, self.paths = workdir, {}
+
+    def audio(self) -> Path:
+        return self._write("audio_test.npy", lambda: pio.read_npz(cat.AUDIO_SPLITS.path())["test"])
+
+    def features(self, family: str, model: str) -> Path:
+        src = FAMILIES[family].features_path(model)
+        name = "X_test.npy" if src == cat.FEATURES.path() else f"X_test_{feature_input_model(model)}.npy"
+        return self._write(name, lambda: pio.read_npz(src)["X_test"])
+
+    def _write(self, name: str, load) -> Path:
+        if name not in self.paths:
+            self.paths[name] = self.workdir / name
+            np.save(self.paths[name], load())
+        return self.paths[name].resolve()
 
 
-def harness_spec(p: Params, level: str, inputs: dict[str, Path], scores: bool) -> tuple[dict, dict[str, dict]]:
+def harness_spec(p: Params, level: str, inputs: TestInputs, scores: bool) -> tuple[dict, dict[str, dict]]:
     """The harness jobs of one level, and each variant's source model (its files' SHA-256, from the sidecar).
     Where the target scores the variants, every job also runs the whole test split on the runtime's reference
     kernels, and end-to-end jobs return their in-graph MFCCs for parity."""
@@ -53,14 +67,15 @@ def harness_spec(p: Params, level: str, inputs: dict[str, Path], scores: bool) -
             raise DataError(f"{artefact} ({vid}): its SHA-256 is not the one in its sidecar {entry['sidecar']}: the "
                             f"file was changed after convert; rebuild it with `dvc repro convert@{level}`")
         # the job as the harness reads it, here and in an emulated guest, where its size moves the counts
-        job = {"id": vid, "runtime": FORMATS[meta["format"]].runtime,
-               "inputs": str(inputs["audio" if e2e else "features"].resolve()),
+        features = inputs.features(meta["family"], meta["model"])
+        job = {"id": vid, "runtime": FORMATS[meta["format"]].runtime, "family": meta["family"],
+               "inputs": str(inputs.audio() if e2e else features),
                "artefact": str(artefact.resolve()),
                "input": {**meta["input"], "value_range": [-1.0, 1.0]} if e2e else meta["input"],
                "model": meta["model"], "format": meta["format"], "size_bytes": meta["size_bytes"],
                "reference_kernels": scores}
         if e2e and scores:  # the in-graph MFCCs against the training features, every test clip
-            job["parity"] = {"output": FEATURE_OUTPUT, "reference": str(inputs["features"].resolve())}
+            job["parity"] = {"output": FEATURE_OUTPUT, "reference": str(features)}
         jobs.append(job)
         sources[vid] = meta["source"]
     b = p.benchmark
@@ -77,7 +92,7 @@ def target_cache(kind, target) -> MeasurementCache:
 
 def measure(p: Params, name: str, level: str, workdir: Path, cache: MeasurementCache) -> dict[str, dict]:
     kind, target = p.target(name)
-    spec, sources = harness_spec(p, level, write_inputs(workdir), scores=kind.scores)
+    spec, sources = harness_spec(p, level, TestInputs(workdir), scores=kind.scores)
     d = pio.read_npz(cat.FEATURES.path())  # accuracy is scored against the test labels, per class by name
     settings = {**{k: v for k, v in spec.items() if k != "jobs"},
                 "test_labels": digest([d["labels"].tolist(), d["y_test"].tolist()])}

@@ -21,7 +21,7 @@ from pipeline.export.converters import convert
 from pipeline.export.formats import FORMATS
 from pipeline.export.levels import QUANTIZATION_LEVELS
 from pipeline.log import info
-from pipeline.models.families import family_of, load_sources
+from pipeline.models.families import FAMILIES, load_sources
 from pipeline.params import Params
 from pipeline.variants import variant_id
 
@@ -36,18 +36,18 @@ def training_data(p: Params, test_clips: int) -> dict:
             "test_clips": test_clips}
 
 
-def sidecar(p: Params, vid: str, name: str, fmt: str, level: str, built, labels: list[str], file: str,
+def sidecar(p: Params, vid: str, source, fmt: str, level: str, built, labels: list[str], file: str,
             trained_on: dict) -> dict:
-    family = family_of(name)
+    name, family = source.name, FAMILIES[source.family]
     return {
-        "variant": vid, "model": name, "format": fmt, "quantization": level,
+        "variant": vid, "model": name, "family": family.name, "format": fmt, "quantization": level,
         "quantization_description": QUANTIZATION_LEVELS[level].description,
         "quantization_options": p.quantization[level].model_dump(),  # as params.yaml had them
         "file": file, "size_bytes": len(built.data), "sha256": pio.sha256_bytes(built.data),
         "input": {**built.input, "layout": family.input_layout(p)},
         "output": {**built.output, "layout": "class probabilities"},
         "labels": labels,
-        "features": {**asdict(MfccConfig.from_params(p)), "clip_seconds": p.data.clip_seconds, "power": 2.0,
+        "features": {**asdict(MfccConfig.from_params(p, name)), "clip_seconds": p.data.clip_seconds, "power": 2.0,
                      "center": True, "pad_mode": "constant", "window": "hann", "dct": "II ortho",
                      "mel": "slaney (librosa)"},
         "source": {k: pio.sha256_file(v) for k, v in family.source_paths(name).items()},
@@ -88,7 +88,7 @@ def run(p: Params, level: str) -> None:
                     continue
                 file = f"{vid}{FORMATS[fmt].suffix}"
                 files[f"{vid}/{file}"] = built.data
-                meta = sidecar(p, vid, source.name, fmt, level, built, labels, file, trained_on)
+                meta = sidecar(p, vid, source, fmt, level, built, labels, file, trained_on)
                 files[f"{vid}/{vid}.json"] = pio.to_json(meta).encode()
                 files[f"{vid}/README.md"] = bundle_readme(meta).encode()
                 index[vid] = {"status": "ok", "file": f"{vid}/{file}", "sidecar": f"{vid}/{vid}.json",

@@ -1,5 +1,6 @@
 """Stage features: data/audio + manifest -> data/features.npz (MFCC matrix per clip, per split) and
-data/audio_splits.npz (the raw train and test clips, for the stages that feed end-to-end models).
+data/audio_splits.npz (the raw clips of every split: end-to-end models take them, and a Keras entry with its own
+front end computes its MFCCs from them).
 
 The later stages read the raw clips from the one file instead of 1,500 WAVs: a real dependency that
 DVC checks with one hash, where the audio folder cost it 1,500 lookups in every stage that depends
@@ -19,7 +20,6 @@ from pipeline.errors import DataError
 from pipeline.log import info
 from pipeline.params import Params
 
-RAW_SPLITS = ("train", "test")  # calibration of end-to-end models; their benchmark inputs
 
 
 def read_split_audio(manifest: list[dict[str, str]], split: str, audio_dir: Path) -> np.ndarray:
@@ -43,8 +43,7 @@ def run(p: Params) -> None:
     raw: dict[str, np.ndarray] = {}
     for split in SPLITS:
         audio = read_split_audio(manifest, split, cat.AUDIO.path())
-        if split in RAW_SPLITS:
-            raw[split] = audio
+        raw[split] = audio
         arrays[f"X_{split}"] = mfcc_batch(audio, cfg, workers=None)  # every core: same numbers as one
         arrays[f"y_{split}"] = split_labels(manifest, split, p.data.labels)
         info(f"features: {split}: {arrays[f'X_{split}'].shape}")

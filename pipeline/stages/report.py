@@ -47,7 +47,7 @@ def run(p: Params) -> None:
     ctx.decisions.update(decision.decide_all(metrics, {t: s.model_dump() for t, s in p.ship.items()}, costs,
                                              paired.tests_over(answers, d["y_test"].tolist())))
     host = tables.host_rows(metrics, scoring)
-    history = pio.read_csv(cat.KERAS_HISTORY.path())
+    history = {name: pio.read_csv(cat.KERAS_HISTORY.path(model=name)) for name in p.keras}
 
     pio.write_csv(cat.SIZE_ACCURACY_PLOT.path(),
                   [{"variant": r["variant"], "size_kb": round(r["size_bytes"] / 1024, 3), "accuracy": r["accuracy"]}

@@ -22,13 +22,13 @@ from pipeline.errors import PipelineError
 from pipeline.export.formats import FORMATS
 from pipeline.log import info
 from pipeline.models.evaluate import accuracy, agreement, per_class_accuracy
-from pipeline.models.families import family_of
+from pipeline.models.families import FAMILIES
 
 
 @lru_cache(maxsize=None)  # several variants of one model per stage
-def reference_predictions(model: str) -> np.ndarray:
-    """The unconverted source's test predictions; for keras_e2e: librosa features + the Keras model."""
-    return pio.read_npz(family_of(model).source_dir(model) / cat.REFERENCE_FILE)["pred_test"]
+def reference_predictions(family: str, model: str) -> np.ndarray:
+    """The unconverted source's test predictions; for an end-to-end model: librosa features + its source model."""
+    return pio.read_npz(FAMILIES[family].source_dir(model) / cat.REFERENCE_FILE)["pred_test"]
 
 
 def run_harness(job: dict, spec: dict, workdir: Path) -> dict:
@@ -57,7 +57,7 @@ def host_entry(job: dict, record: dict, y: np.ndarray, labels) -> dict:
                    "reference_kernel_accuracy": round(accuracy(ref, y), 6)}
     return {"model": job["model"], "size_bytes": job["size_bytes"], "accuracy": round(accuracy(pred, y), 6),
             "per_class_accuracy": per_class_accuracy(pred, y, labels),
-            "agreement": round(agreement(pred, reference_predictions(job["model"])), 6), **parity, **kernels,
+            "agreement": round(agreement(pred, reference_predictions(job["family"], job["model"])), 6), **parity, **kernels,
             "record": record}
 
 

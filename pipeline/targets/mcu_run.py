@@ -23,7 +23,7 @@ from pipeline import io as pio
 from pipeline.bench.tflm import count_macs
 from pipeline.export.formats import FORMATS
 from pipeline.log import info
-from pipeline.models.families import family_of
+from pipeline.models.families import FAMILIES
 from pipeline.targets import mcu_board as mcu
 from pipeline.targets import mcu_codegen
 from pipeline.variants import REFERENCE_LEVEL, is_e2e
@@ -34,7 +34,7 @@ FRONT_ONLY = mcu_codegen.Generated("int32_t classify(const float *features) { re
 
 def _not_applicable(job: dict, level: str) -> str:
     model = job["model"]
-    if not FORMATS[job["format"]].is_tflite and family_of(model).name.startswith("keras"):
+    if not FORMATS[job["format"]].is_tflite and "tflite" in FAMILIES[job["family"]].converters:
         return "no ONNX runtime for Cortex-M is installable here; its TFLite twin carries the estimate"
     if is_e2e(model):
         return "the C takes the MFCC matrix (no C MFCC front here): the feature-input fp32 entry has the counts"
@@ -59,7 +59,7 @@ def exact_entry(target, job: dict, X: np.ndarray, front: dict, workdir: Path) ->
     from pipeline.models.sklearn_models import estimator_type_of, features, loads
 
     core = mcu.MCU_CORES[target.core]
-    model_bytes = (family_of(job["model"]).source_dir(job["model"]) / cat.SKLEARN_MODEL_FILE).read_bytes()
+    model_bytes = (FAMILIES[job["family"]].source_dir(job["model"]) / cat.SKLEARN_MODEL_FILE).read_bytes()
     model = loads(model_bytes)
     # The rule every artefact of the model and its reported accuracy follow: the most probable class
     # (for the SVC, Platt-scaled probabilities; its predict() vote differs), which the generated C implements.
@@ -110,7 +110,7 @@ def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
     level = spec["level"]
     entries, front = {}, None
     for job in spec["jobs"]:
-        exact = family_of(job["model"]).name == "sklearn" and level == REFERENCE_LEVEL
+        exact = job["family"] == "sklearn" and level == REFERENCE_LEVEL
         if FORMATS[job["format"]].is_tflite:
             entries[job["id"]] = estimate_entry(job)
         elif not exact:
