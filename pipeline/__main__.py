@@ -3,6 +3,7 @@ python -m pipeline compare [--base REV] [--head REV]     (two commits' metrics a
 python -m pipeline classify BUNDLE_DIR FILE.wav [--resample] [--json]   (an end-to-end bundle on a recording)
 python -m pipeline serve BUNDLE_DIR [--port 8000]       (the bundle over HTTP: POST /v1/classify)
 python -m pipeline wire [--check]                        (dvc.yaml, written from pipeline/wiring.py)
+python -m pipeline pick [--json]                         (the best pick per target over every experiment)
 
 Every stage validates params.yaml first; a bad value stops here, before any output is touched.
 Expected failures (pipeline.errors.PipelineError) print one line and exit non-zero; anything else
@@ -19,7 +20,7 @@ import tempfile
 from contextlib import contextmanager
 
 COMMANDS = {"compare": "compare", "classify": "runtime.classify", "serve": "runtime.serve",  # modules under pipeline.
-            "wire": "wiring"}
+            "wire": "wiring", "pick": "compare.pick"}
 
 
 @contextmanager

@@ -242,3 +242,21 @@ def test_reduction_against_a_named_baseline_counts_only_shippable_variants_and_p
     assert "keras.tflite.int8" not in (r["by"], *r.get("also", ()))  # takes features: not shippable here
     missing = decide_on(m, "cortex-a53", {**named, "reduction": {**named["reduction"], "baseline": "nope.tflite.fp32"}})
     assert not missing["reduction"]["met"] and "nope.tflite.fp32 has no cost" in missing["reduction"]["why"]
+
+
+def test_the_reduction_targets_constrain_the_pick():
+    """A more accurate variant that misses the reduction is not shipped where the targets are set; with targets
+    nothing reaches, nothing is shipped and the closest candidates say by how much they miss."""
+    named = {**LIMITS, "max_accuracy_loss": 0.05,
+             "reduction": {"min_size_reduction": 0.6, "min_cost_ratio": 2.5, "baseline": "keras_e2e.tflite.fp32"}}
+    m = metrics(**{"small_e2e.tflite.int8": variant("small_e2e", "tflite", "int8", 0.88, 20, 150)})
+    assert decide_on(m, "cortex-a53", {**named, "reduction": None})["pick"] == "keras_e2e.tflite.int8"  # 0.89
+    d = decide_on(m, "cortex-a53", named)
+    assert d["pick"] == "keras_e2e.tflite.int8" and d["reduction"]["pick"]["met"]  # 67% smaller, 3x: meets both
+    tighter = {**named, "reduction": {**named["reduction"], "min_cost_ratio": 4.0}}
+    d = decide_on(m, "cortex-a53", tighter)
+    assert d["pick"] == "small_e2e.tflite.int8" and d["reduction"]["by"] == "small_e2e.tflite.int8"  # 6x, 83%
+    d = decide_on(m, "cortex-a53", {**named, "reduction": {**named["reduction"], "min_cost_ratio": 9.0}})
+    assert d["pick"] is None and d["reduction"]["closest"] == "small_e2e.tflite.int8"
+    closest = {c["variant"]: c["breaks"] for c in d["closest"]}
+    assert closest["small_e2e.tflite.int8"] == {"min_cost_ratio": 3.0}

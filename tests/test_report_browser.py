@@ -352,10 +352,11 @@ def test_dom_has_the_tables_and_rows(loaded, report_page):
     # the report leads with the answer: one row per target
     ship = {row[0]: row for row in ship_table[1:]}
     assert ship_table[0][:3] == ["Target", "Ship", "Accuracy"] and set(ship) == {"host", "cortex-a53", "cortex-a72"}
-    # keras fp32 is over the 100 KB limit: the most accurate that fits is the ONNX fp16 (91%, 93 KB)
-    assert ship_table[0][3] == "95% interval" and ship["host"][3] == "56.7–98.7%"  # 8 test clips resolve little
-    assert ship["host"][1] == "keras.onnx.fp16" and ship["host"][4] == "0.260 ms (measured)"
-    assert "met by keras.tflite.int8" in ship["host"][7]
+    # keras fp32 is over the 100 KB limit and the ONNX fp16 (91%) misses the reduction against its fp32 twin:
+    # the reduction targets constrain the pick, so the int8 TFLite file (89.5%, 48.8 KB) ships
+    assert ship_table[0][3] == "95% interval" and ship["host"][3] == "55.0–98.3%"  # 8 test clips resolve little
+    assert ship["host"][1] == "keras.tflite.int8" and ship["host"][4] == "0.080 ms (measured)"
+    assert "met by keras.tflite.int8" in ship["host"][7] and "the most accurate of 2 variant(s)" in ship["host"][8]
     assert ship["cortex-a53"][1] == "nothing fits" and "raw_audio (it takes MFCC features)" in ship["cortex-a53"][6]
     assert ship["cortex-a72"][1] == "nothing fits" and "no variant was measured on cortex-a72" in ship["cortex-a72"][8]
     assert host_table[0][:4] == ["Variant", "Size (KB)", "Size vs fp32", "Accuracy"]

@@ -9,6 +9,17 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where the pipeline package lives
 
 
+def workspace_root(project: Path = PROJECT_ROOT) -> Path:
+    """The user's checkout. `dvc exp run --temp` and `--queue` run the stages in a copy under
+    <checkout>/.dvc/tmp/exps/, which holds only what git tracks: the caches (emulation, measurements, C
+    sources) are the checkout's, shared by every queued experiment."""
+    parts = project.parts
+    for i in range(len(parts) - 3):
+        if parts[i:i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return project
+
+
 def harness_env(threads: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "TF_", "PYTHONHASHSEED"))}
     # ORT_DISABLE_TELEMETRY: the onnxruntime wheels run a telemetry thread that would share the measured core

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pipeline import catalog as cat
 from pipeline import io as pio
-from pipeline.bench.child_env import PROJECT_ROOT
+from pipeline.bench.child_env import PROJECT_ROOT, workspace_root
 from pipeline.log import info
 
 CACHE_ENV = "PIPELINE_MEASUREMENT_CACHE"
@@ -34,7 +34,7 @@ PATH_KEYS = ("artefact", "inputs", "reference")  # job fields that name a file: 
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or PROJECT_ROOT / ".cache" / "measurements")
+    return Path(os.environ.get(CACHE_ENV) or workspace_root() / ".cache" / "measurements")
 
 
 def digest(obj) -> str:

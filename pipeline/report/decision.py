@@ -1,8 +1,9 @@
 """What to ship, per target: among the built variants that meet the target's constraints (params.yaml
 `ship.<target>`), the most accurate (ties: the cheaper, then the smaller, then the id); the Pareto front of
 accuracy, cost and size; when nothing fits, which constraint each close candidate breaks and by how much
-(an accuracy loss only when the paired test on the same clips resolves it beyond the budget);
-and whether the reduction targets against fp32 on the same core are met, by which variant.
+(an accuracy loss only when the paired test on the same clips resolves it beyond the budget). Where
+`reduction` is set, the pick must also meet the reduction targets on the same core (against the named
+baseline, or each variant's fp32 twin); the decision says which variants meet them, or the closest.
 
 The cost per target is its kind's own figure, stated with the decision (pipeline/targets/<kind>_report.py:
 the measured p50 on the host, an estimate from exact instruction counts on an emulated core). Pure
@@ -142,6 +143,23 @@ def reduction_check(rows: list[dict], wanted: dict | None, shippable: Callable[[
             "cost_short_by": round(max(0.0, wanted["min_cost_ratio"] - best["cost_ratio"]), 3)}
 
 
+def reduction_shortfalls(rows: list[dict], wanted: dict | None) -> dict[str, dict[str, float]]:
+    """variant -> by how much it misses each reduction target on this core (against the named baseline, or
+    its own fp32 twin); a variant with nothing to compare against misses both by the whole target."""
+    if wanted is None:
+        return {}
+    by_id = {r["variant"]: r for r in rows}
+    out = {}
+    for r in rows:
+        base = wanted.get("baseline")
+        ref = by_id.get(base) if base else by_id.get(variant_id(r["model"], r["format"], REFERENCE_LEVEL))
+        size_reduction, cost_ratio = (0.0, 1.0) if ref is None or ref is r else _against(r, ref)
+        short = {"min_size_reduction": round(wanted["min_size_reduction"] - size_reduction, 4),
+                 "min_cost_ratio": round(wanted["min_cost_ratio"] - cost_ratio, 3)}
+        out[r["variant"]] = {k: v for k, v in short.items() if v > 0}
+    return out
+
+
 def _no_pairs(base: str, vid: str) -> None:
     return None
 
@@ -165,6 +183,8 @@ def decide(metrics: dict, target: str, limits: dict, label: str, cost_of: Cost, 
     decision["accuracy_baseline"] = baseline
     pairs = {r["variant"]: paired(baseline, r["variant"]) for r in rows}
     broken = {r["variant"]: violations(r, limits, best_fp32, pairs[r["variant"]]) for r in rows}
+    for vid, short in reduction_shortfalls(rows, limits.get("reduction")).items():
+        broken[vid].update(short)  # the reduction targets are constraints of the pick like the others
     fitting = sorted((r for r in rows if not broken[r["variant"]]), key=_rank)
     decision["pareto_front"] = pareto_front(rows)
     unshippable = {"max_accuracy_loss", "raw_audio"}  # whatever its size, it could not ship here

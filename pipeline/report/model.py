@@ -256,19 +256,33 @@ def e2e_section(title: str, rows: list[dict], hop_ms: float, estimate: bool) -> 
                     plots=(plot,))]
 
 
-def training_section(history: dict[str, list[dict]]) -> Section:
-    """Validation accuracy per epoch of every Keras model (the kept weights are its best epoch's)."""
+CANDIDATE_COLUMNS = (
+    _text("Keras model", "model"), _text("Architecture", "architecture"), _text("Front end", "front"),
+    Column("MFCC frames", "frames", str), Column("Parameters", "parameters", _fixed(",d")),
+    Column("MACs", "macs", _fixed(",d")), Column("Validation accuracy", "val_accuracy", _pct),
+    Column("Test accuracy (unconverted)", "test_accuracy", _pct),
+)
+
+
+def training_section(history: dict[str, list[dict]], candidates: list[dict] = ()) -> Section:
+    """Every Keras model tried (architecture, front end, size of the work) and its validation accuracy per epoch
+    (the kept weights are its best epoch's)."""
     series = tuple((f"{name} val_accuracy", [int(r["epoch"]) for r in rows], [float(r["val_accuracy"]) for r in rows])
                    for name, rows in history.items())
-    notes = tuple(f"{name}: {len(rows)} epochs, the best validation accuracy {_pct(max(float(r['val_accuracy']) for r in rows))}"
-                  f" (its weights are kept), the last epoch at {_pct(float(rows[-1]['accuracy']))} on the training split."
-                  for name, rows in history.items())
+    notes = (("The Keras models of params.yaml (keras:), each trained on the MFCCs of its own front end; MACs are "
+              "the classifier's multiply-accumulates per inference (the front end's cost is in the targets' "
+              "end-to-end cost split)."),) if candidates else ()
+    notes += tuple(f"{name}: {len(rows)} epochs, the best validation accuracy "
+                   f"{_pct(max(float(r['val_accuracy']) for r in rows))} (its weights are kept), the last epoch at "
+                   f"{_pct(float(rows[-1]['accuracy']))} on the training split." for name, rows in history.items())
     plot = Plot("lines", "Keras validation accuracy per epoch", "epoch", series, ylabel="accuracy", log_x=False)
-    return Section("Training", notes=notes, plots=(plot,))
+    table = Table(tuple(candidates), CANDIDATE_COLUMNS) if candidates else None
+    return Section("Training", notes=notes, table=table, plots=(plot,))
 
 
 def build(host: list[dict], not_applicable: list[dict], threads: int, parity: list[dict] = (),
-          kernels: list[dict] = (), history: dict[str, list[dict]] | None = None, failed: list[dict] = (),
+          kernels: list[dict] = (), history: dict[str, list[dict]] | None = None,
+          candidates: list[dict] = (), failed: list[dict] = (),
           class_loss: list[dict] = (), lead: Section | None = None, quant_error: list[dict] = (),
           targets: tuple[Section, ...] = (), data_note: str = "") -> Report:
     """targets: every target kind's sections, in the registry's order (pipeline/targets/kinds.py); data_note:
@@ -296,5 +310,5 @@ def build(host: list[dict], not_applicable: list[dict], threads: int, parity: li
     if not_applicable:
         sections.append(Section("Not applicable", table=Table(tuple(not_applicable), NOT_APPLICABLE_COLUMNS)))
     if history:
-        sections.append(training_section(history))
+        sections.append(training_section(history, list(candidates)))
     return Report(tuple(sections))

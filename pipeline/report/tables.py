@@ -235,3 +235,14 @@ def parity_rows(metrics: dict) -> list[dict]:
                      "accuracy": m["accuracy"],
                      "accuracy_change_vs_feature_input": None if twin_acc is None else m["accuracy"] - twin_acc})
     return rows
+
+
+def keras_candidate_row(name: str, spec, summary: dict, front, data) -> dict:
+    """One Keras model as the report's candidates table shows it: what was tried and what it costs."""
+    k, st = spec.stem_kernel, spec.stem_stride
+    return {"model": name, "architecture": f"{spec.filters} filters, {spec.blocks} blocks, stem {k[0]}x{k[1]} "
+                                            f"stride {st[0]}x{st[1]}",
+            "front": f"n_fft {front.n_fft}, hop {front.hop_length}, {front.n_mels} mels, {front.n_mfcc} MFCCs",
+            "frames": front.n_frames(round(data.sample_rate * data.clip_seconds)),
+            "parameters": summary.get("parameters"), "macs": summary.get("macs"),
+            "val_accuracy": summary.get("val_accuracy"), "test_accuracy": summary.get("test_accuracy")}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pipeline import catalog as cat
 from pipeline import io as pio
+from pipeline.audio.mfcc import MfccConfig
 from pipeline.log import info
 from pipeline.params import Params
 from pipeline.report import decision, html, markdown, model, paired, ship, summary, tables
@@ -48,6 +49,9 @@ def run(p: Params) -> None:
                                              paired.tests_over(answers, d["y_test"].tolist())))
     host = tables.host_rows(metrics, scoring)
     history = {name: pio.read_csv(cat.KERAS_HISTORY.path(model=name)) for name in p.keras}
+    candidates = [tables.keras_candidate_row(name, spec, pio.read_json(cat.keras_model_dir(name) / cat.MODEL_SUMMARY_FILE),
+                                             MfccConfig.from_params(p, name), p.data)
+                  for name, spec in p.keras.items()]
 
     pio.write_csv(cat.SIZE_ACCURACY_PLOT.path(),
                   [{"variant": r["variant"], "size_kb": round(r["size_bytes"] / 1024, 3), "accuracy": r["accuracy"]}
@@ -64,7 +68,7 @@ def run(p: Params) -> None:
         for vid, m in metrics.items() if "file" in m.get("quant_error", {})})
     report = model.build(host, tables.not_applicable_rows(metrics), p.benchmark.threads,
                          parity=tables.parity_rows(metrics), kernels=tables.kernel_deviation_rows(host),
-                         history=history, failed=tables.failed_rows(metrics),
+                         history=history, candidates=candidates, failed=tables.failed_rows(metrics),
                          class_loss=tables.class_loss_rows(metrics), lead=ship.ship_section(ctx),
                          quant_error=tables.quant_error_rows(metrics),
                          targets=tuple(s for kind, targets in by_kind.items()

@@ -215,7 +215,7 @@ def cached_firmware_source(model_bytes: bytes, model, estimator_type: str, n_mfc
     An entry that does not hash as written is generated again."""
     from pipeline import io as pio
     from pipeline.models import summary_stats as summary
-    from pipeline.targets.qemu_user import workspace_root
+    from pipeline.bench.child_env import workspace_root
 
     said = f"{estimator_type} {n_mfcc} {frames} emlearn {version('emlearn')} m2cgen {version('m2cgen')}"
     key = hashlib.sha256(b"\0".join([model_bytes, said.encode(), Path(__file__).read_bytes(),

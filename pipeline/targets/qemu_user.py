@@ -20,21 +20,9 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipeline.bench.child_env import PROJECT_ROOT, workspace_root
 from pipeline.errors import PipelineError, TargetUnavailable
 from pipeline.targets.boards import BOARD_CORES, BOARDS
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def workspace_root(project: Path = PROJECT_ROOT) -> Path:
-    """The user's checkout. `dvc exp run --temp` and `--queue` run the stages in a copy under
-    <checkout>/.dvc/tmp/exps/, which holds only what git tracks: the emulation cache is the checkout's."""
-    parts = project.parts
-    for i in range(len(parts) - 3):
-        if parts[i:i + 3] == (".dvc", "tmp", "exps"):
-            return Path(*parts[:i])
-    return project
-
 
 ARM_CACHE = Path(os.environ.get("PIPELINE_ARM_CACHE") or workspace_root() / ".cache" / "arm")
 SYSROOT = ARM_CACHE / "sysroot"
