@@ -62,7 +62,8 @@ def built_project(tmp_path_factory) -> Path:
     """The tiny profile, built once by `dvc repro` from a fresh repo, shared by the end-to-end tests: they
     only read it (a test that changes anything works on `built_copy`), so no test depends on the order."""
     project = make_project(tmp_path_factory.mktemp("e2e") / "repo")
-    run(["dvc", "repro"], project, timeout=1800)
+    res = run(["dvc", "repro"], project, timeout=1800)
+    (project.parent / "repro.log").write_text(res.stdout + res.stderr)  # beside the repo: what a user reads
     return project
 
 

@@ -244,3 +244,14 @@ def test_harness_refuses_inputs_of_the_wrong_shape_or_dtype():
         prepare_inputs(np.zeros((2, 8000), np.float32), spec)
     with pytest.raises(InputMismatch, match="got dtype int16"):
         prepare_inputs(np.zeros((2, 16000), np.int16), spec)
+
+
+def test_the_repro_log_is_quiet(built_project: Path):
+    """No library chatter from training and converting, one not-applicable line per convert stage."""
+    log = (built_project.parent / "repro.log").read_text()
+    for chatter in ("WARNING:root:", "absl::InitializeLog", "oneDNN custom operations", "fully_quantize:",
+                    "tf.lite.Interpreter is deprecated", "FutureWarning", "pre-processing before quantization"):
+        assert chatter not in log, chatter
+    summaries = re.findall(r"convert@(\w+): (\d+) combinations not applicable", log)
+    assert sorted(level for level, _ in summaries) == sorted(LEVELS) and all(int(n) > 0 for _, n in summaries)
+    assert "not applicable:" not in log  # no line per combination

@@ -23,6 +23,7 @@ from pipeline.export.levels import QUANTIZATION_LEVELS
 from pipeline.log import info
 from pipeline.models.families import FAMILIES, load_sources
 from pipeline.params import Params
+from pipeline.quiet import known_chatter_off, native_stderr_held
 from pipeline.variants import variant_id
 
 
@@ -72,15 +73,17 @@ def run(p: Params, level: str) -> None:
     trained_on = training_data(p, len(features["y_test"]))
     files: dict[str, bytes] = {}
     index: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for source in load_sources(p, level, Path(tmp)):
+    with tempfile.TemporaryDirectory() as tmp, known_chatter_off():
+        with native_stderr_held():  # TensorFlow's start-up lines
+            sources = load_sources(p, level, Path(tmp))
+        for source in sources:
             for fmt in p.formats:
                 vid = variant_id(source.name, fmt, level)
                 try:
-                    built = convert(source, fmt, level)
+                    with native_stderr_held(expected=(NotApplicable,)):  # the converters' settings dumps
+                        built = convert(source, fmt, level)
                 except NotApplicable as na:
                     index[vid] = {"status": "not_applicable", "reason": na.reason}
-                    info(f"convert@{level}: {vid}: not applicable: {na.reason}")
                     continue
                 except ConversionFailed as failed:  # recorded and reported; compare fails on it
                     index[vid] = {"status": "failed", "error": failed.error}
@@ -94,5 +97,9 @@ def run(p: Params, level: str) -> None:
                 index[vid] = {"status": "ok", "file": f"{vid}/{file}", "sidecar": f"{vid}/{vid}.json",
                               "size_bytes": len(built.data), **quant_error_entry(vid, built, files)}
                 info(f"convert@{level}: {vid}: {len(built.data)} bytes")
+    skipped = [vid for vid, e in index.items() if e["status"] == "not_applicable"]
+    if skipped:  # one line: the reasons are in index.json and the report's not-applicable table
+        info(f"convert@{level}: {len(skipped)} combinations not applicable (reasons: {cat.level_index(level)}, "
+             "and the report)")
     files[cat.INDEX] = pio.to_json(index).encode()
     pio.replace_dir(cat.level_dir(level), files)

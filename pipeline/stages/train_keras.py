@@ -18,6 +18,7 @@ from pipeline.log import info
 from pipeline.models import keras_models as km
 from pipeline.models.evaluate import accuracy
 from pipeline.params import Params
+from pipeline.quiet import native_stderr_held
 
 
 def model_features(p: Params, name: str) -> dict[str, np.ndarray]:
@@ -35,7 +36,8 @@ def run(p: Params, name: str) -> None:
         raise UsageError(f"Keras model '{name}' is not in params.yaml keras: {list(p.keras)}")
     k = p.keras[name]
     d = model_features(p, name)
-    km.configure_determinism(p.seed)
+    with native_stderr_held():  # TensorFlow's start-up lines
+        km.configure_determinism(p.seed)
     model = km.build_dscnn(d["X_train"].shape[1:], len(d["labels"]), k, d["X_train"])
     info(f"train_keras@{name}: DS-CNN with {km.count_params(model)} parameters on {d['X_train'].shape[1:]} MFCCs, "
          f"{k.epochs} epochs")
