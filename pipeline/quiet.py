@@ -19,6 +19,7 @@ VERBOSE_ENV = "PIPELINE_VERBOSE"
 KNOWN_WARNINGS = (
     (UserWarning, r"\s*Warning: tf\.lite\.Interpreter is deprecated"),  # TF's own QuantizationDebugger uses it
     (FutureWarning, r"Attribute `prob[AB]_` was deprecated"),           # sklearn 1.9; skl2onnx reads them
+    (FutureWarning, r"The `probability` parameter was deprecated"),     # sklearn 1.9: SVC(probability=True)
 )
 # onnxruntime.quantization logs these through the root logger on every call
 KNOWN_LOG_LINES = ("consider to run pre-processing before quantization", "consider pre-processing before quantization",

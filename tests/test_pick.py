@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import yaml
+
 from conftest import ROOT, run
 from pipeline.compare.pick import HEAD, changed_params, pick_across
 
@@ -48,10 +50,14 @@ def test_a_grid_through_dvc_queue_then_pick_names_a_winner_per_target(built_copy
     """Four configurations (2 calibration sizes x 2 size budgets) queued and run two at a time on the tiny build,
     the measurement and emulation caches shared; pick then names a winner for every target."""
     project = built_copy
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["ship"]["cortex-a53"]["reduction"] = None  # two epochs on 60 clips: nothing reaches 70% and 3x here
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["dvc", "repro"], project, timeout=600)  # the report alone
     run([*GIT, "add", "-A"], project)
     run([*GIT, "commit", "-qm", "built"], project)
     run(["dvc", "exp", "run", "--queue", "-S", "quantization.int8.calibration_samples=choice(4,16)",
-         "-S", "ship.cortex-a53.max_size_kb=choice(24,512)"], project)
+         "-S", "ship.cortex-a53.max_size_kb=choice(24,64)"], project)
     run(["dvc", "queue", "start", "-j", "2"], project)
     deadline = time.monotonic() + 1500
     while time.monotonic() < deadline:
@@ -69,6 +75,6 @@ def test_a_grid_through_dvc_queue_then_pick_names_a_winner_per_target(built_copy
         assert [row["verdict"] for row in r["rows"] if row["experiment"] == r["winner"]["experiment"]][0].startswith("winner")
     budgets = {row["changed"].get("ship.cortex-a53.max_size_kb") for row in result["cortex-a53"]["rows"]
                if row["experiment"] != HEAD}
-    assert budgets == {24, 512}  # each experiment names what it changed
+    assert budgets == {24, 64}  # each experiment names what it changed
     text = run([str(ROOT / ".venv/bin/python"), "-m", "pipeline", "pick"], project).stdout
     assert "## cortex-a53" in text and ("dvc exp apply" in text or "the commit checked out holds it" in text)

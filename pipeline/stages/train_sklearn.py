@@ -9,6 +9,7 @@ from pipeline.log import info
 from pipeline.models import sklearn_models as skm
 from pipeline.models.evaluate import accuracy
 from pipeline.params import Params
+from pipeline.quiet import known_chatter_off
 
 
 def run(p: Params, name: str) -> None:
@@ -17,7 +18,8 @@ def run(p: Params, name: str) -> None:
     spec = p.sklearn[name]
     d = pio.read_npz(cat.FEATURES.path())
     info(f"train_sklearn@{name}: fitting {spec.type} on {d['X_train'].shape}")
-    model = skm.fit_classifier(spec, p.seed, d["X_train"], d["y_train"])
+    with known_chatter_off():  # sklearn 1.9 deprecates SVC(probability=True): kept until skl2onnx converts its successor
+        model = skm.fit_classifier(spec, p.seed, d["X_train"], d["y_train"])
     probs = model.predict_proba(skm.features(d["X_test"])).astype("float32")
     summary = {
         "name": name, "type": spec.type,
