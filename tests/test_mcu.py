@@ -116,7 +116,7 @@ def test_tflm_verdict_on_every_tflite_variant(built_project):
     assert "DEQUANTIZE" in tflite["keras.tflite.fp16"]["tflm"]["reason"]
     assert "RFFT2D" in tflite["keras_e2e.tflite.int8"]["tflm"]["reason"]
     tflm = {vid: e for vid, e in m.items() if vid != "ship" and e["format"] == "tflm" and e["status"] == "ok"}
-    assert set(tflm) == {"keras_e2e.tflm.fp32", "keras_e2e.tflm.int8", "keras_e2e.tflm.int16x8"}
+    assert set(tflm) == {f"{m}_e2e.tflm.{q}" for m in ("keras", "small") for q in ("fp32", "int8", "int16x8")}
     for vid, e in tflm.items():  # the end-to-end file TFLite Micro runs: it loads, agrees, and matches librosa
         assert e["tflm"]["loads"] and e["tflm"]["reference_agreement"] >= 0.99, (vid, e["tflm"])
         assert e["mfcc_max_abs_diff"] < 1e-3, vid

@@ -73,6 +73,8 @@ def test_an_experiment_in_a_temporary_copy_measures_the_emulated_target(built_co
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "built"], built_copy)
     env = {k: v for k, v in os.environ.items() if k != "PIPELINE_ARM_CACHE"}
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    # an empty measurement cache: the checkout's would answer every cell without running the emulator
+    env["PIPELINE_MEASUREMENT_CACHE"] = str(built_copy.parent / "empty-measurement-cache")
     res = subprocess.run(["dvc", "exp", "run", "--temp", "-S", "targets.qemu.cortex-a53.required=false", "-f", "-s",
                           "benchmark_qemu@cortex-a53"], cwd=built_copy, env=env, capture_output=True, text=True,
                          timeout=900)
