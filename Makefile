@@ -6,9 +6,9 @@ VENV := .venv
 STAMP := $(VENV)/.lock-sha256
 LOCK_SHA := $(shell sha256sum requirements.lock | cut -d' ' -f1)
 
-.PHONY: setup env arm mcu plots browser repro test check bench clean-env
+.PHONY: setup env arm mcu plots apps browser repro test check bench clean-env
 
-setup: env arm mcu plots
+setup: env arm mcu plots apps
 
 env:
 	@if [ ! -x $(VENV)/bin/python ] || [ "$$(cat $(STAMP) 2>/dev/null)" != "$(LOCK_SHA)" ]; then \
@@ -29,6 +29,9 @@ mcu:  # the Cortex-M targets: Debian's qemu-system-arm, Arm GCC and picolibc
 plots:  # the offline page template of `dvc plots show` (vega from npm, inlined)
 	@command -v npm >/dev/null || { echo "plots: installing Debian's npm"; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >/dev/null || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >/dev/null; }; }
 	@$(VENV)/bin/python scripts/plots_template.py
+
+apps:  # the runtimes apps bundle (onnxruntime-node, the TFLite C library) from npm, for the app targets
+	@bash scripts/provision_apps.sh
 
 browser:  # Debian's chromium, for the test that opens the HTML report headless
 	@bash scripts/install_browser.sh

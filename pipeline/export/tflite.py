@@ -52,6 +52,9 @@ def level_int16x8(conv, tf, calibration, options=None):
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = _representative(calibration)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    # dense layers per tensor: a per-channel 16x8 FULLY_CONNECTED keeps its op version, and TFLite runtimes
+    # before per-channel dense kernels (2.9's C library, as apps bundle) load it and answer a constant
+    conv._experimental_disable_per_channel_quantization_for_dense_layers = True
 
 
 # One function per quantization level (keys of pipeline.export.levels.QUANTIZATION_LEVELS).

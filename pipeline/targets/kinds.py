@@ -61,4 +61,6 @@ TARGET_KINDS: dict[str, TargetKind] = {k.name: k for k in (
     TargetKind("qemu", "qemu"),                # emulated aarch64 cores: exact instruction counts
     TargetKind("mcu", "mcu", data=("pipeline/targets/mcu_c",)),  # bare-metal Cortex-M firmware
     TargetKind("http", "http", timed=True),   # the remote alternative: a server on loopback under load
+    # the runtimes apps bundle, each through its reference consumer: no Python between the file and the label
+    TargetKind("app", "app", data=("pipeline/targets/app_js", "pipeline/targets/app_c"), timed=True),
 )}

@@ -1,0 +1,170 @@
+"""The app kind's runner: each variant run by a runtime an app bundles, through that runtime's reference consumer
+(pipeline/targets/app_js, app_c): no Python between the file and the probabilities. As an app does, the consumer
+decodes 16-bit PCM WAVs (end-to-end variants) or reads float32 MFCCs (feature-input ones), quantizes a quantized
+input and dequantizes a quantized output with the sidecar's scale and zero point.
+
+Per variant: whether it loads (else `failed`, with the runtime's own words), its answers against the Python
+runtime's on the very same decoded inputs (top-1 agreement, the largest probability difference), latency p50/p99
+of one call per clip after warm-up, and the load time. A format the runtime does not run is not_applicable."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+import wave
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.bench.child_env import PROJECT_ROOT, harness_env
+from pipeline.bench.runtimes import RUNTIMES
+from pipeline.errors import TargetUnavailable
+from pipeline.log import info
+from pipeline.runtime.bundle import open_bundle
+from pipeline.targets.app import APP_RUNTIMES, APPS_CACHE, AppRuntime
+from pipeline.variants import is_e2e
+
+PROVISION = "run `make setup` (scripts/provision_apps.sh installs the app runtimes from npm)"
+TIMEOUT_S = 1800
+
+
+def _modules() -> Path:
+    return PROJECT_ROOT / APPS_CACHE
+
+
+def _package_version(package: str) -> str:
+    import json
+
+    meta = _modules() / package / "package.json"
+    if not meta.is_file():
+        raise TargetUnavailable(f"the npm package {package} is not provisioned ({meta} is missing); {PROVISION}")
+    return json.loads(meta.read_text())["version"]
+
+
+def tool_versions() -> dict[str, str]:
+    """What decides the figures besides the code: each runtime's package, Node.js, the C compiler."""
+    out = {}
+    for r in APP_RUNTIMES.values():
+        try:
+            out[r.package] = _package_version(r.package)
+        except TargetUnavailable:
+            out[r.package] = "missing"
+    for tool in ("node", "gcc"):
+        try:
+            out[tool] = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+        except (OSError, IndexError):
+            out[tool] = "missing"
+    return out
+
+
+def consumer_command(runtime: AppRuntime, workdir: Path) -> list[str]:
+    """The consumer's command line up to its arguments; the C one is compiled here against the library."""
+    _package_version(runtime.package)
+    if runtime.consumer.suffix == ".js":
+        return ["node", str(runtime.consumer)]
+    deps = _modules() / runtime.package / "cc_deps"
+    lib = deps / {"x86_64": "linux_amd64", "aarch64": "linux_arm64"}.get(platform.machine(), platform.machine())
+    if not (lib / "libtensorflowlite_c.so").is_file():
+        raise TargetUnavailable(f"{runtime.package} ships no TFLite C library for {platform.machine()} ({lib})")
+    exe = workdir / runtime.consumer.stem
+    build = subprocess.run(["gcc", "-O2", "-o", str(exe), str(runtime.consumer), f"-I{deps / 'include'}", f"-L{lib}",
+                            "-ltensorflowlite_c", "-lm", f"-Wl,-rpath,{lib}"], capture_output=True, text=True)
+    if build.returncode != 0:
+        raise TargetUnavailable(f"cannot build {runtime.consumer.name} (gcc): {build.stderr[-1500:]}")
+    return [str(exe)]
+
+
+def pcm16(clip: np.ndarray) -> np.ndarray:
+    """A clip as a microphone delivers it: 16-bit PCM (full scale 32768, clipped)."""
+    return np.clip(np.round(clip.astype(np.float64) * 32768), -32768, 32767).astype("<i2")
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+
+
+@lru_cache(maxsize=None)  # one set of files per test-input file and clip count, shared by the stage's variants
+def clip_files(inputs: str, clips: int | None, e2e: bool, rate: int, workdir: Path) -> tuple[tuple[str, ...], np.ndarray]:
+    """The test inputs as files the consumer reads, and what it decodes from them (the Python side's inputs)."""
+    x = np.load(inputs)[:clips]
+    folder = workdir / f"clips_{hashlib.sha256(f'{inputs}:{clips}'.encode()).hexdigest()[:12]}"
+    folder.mkdir()
+    paths = []
+    for i, clip in enumerate(x):
+        if e2e:
+            paths.append(folder / f"{i:05d}.wav")
+            write_wav(paths[-1], pcm16(clip), rate)
+        else:
+            paths.append(folder / f"{i:05d}.f32")
+            clip.astype("<f4").tofile(paths[-1])
+    decoded = (np.stack([pcm16(c) for c in x]).astype(np.float32) / 32768) if e2e else x.astype(np.float32)
+    return tuple(map(str, paths)), decoded
+
+
+def _quant(t: dict) -> list[str]:
+    return [repr(t["scale"] or 0.0), str(t["zero_point"] or 0)]
+
+
+def python_probabilities(job: dict, meta: dict, x: np.ndarray, threads: int) -> np.ndarray:
+    """The Python runtime's answers on the same decoded inputs, dequantized as the consumer does."""
+    run, _ = RUNTIMES[job["runtime"]].load(job["artefact"], threads)
+    shape = meta["input"]["shape"]
+    out = np.stack([np.asarray(run(c.reshape(shape).astype(np.float32))).reshape(-1) for c in x]).astype(np.float64)
+    o = meta["output"]
+    return o["scale"] * (out - o["zero_point"]) if o["scale"] else out
+
+
+def run_consumer(command: list[str], job: dict, meta: dict, files: tuple[str, ...], spec: dict) -> dict:
+    """The consumer's answers: version, load time, per-clip latency and probabilities; raises on its failure."""
+    args = [job["artefact"], ",".join(map(str, meta["input"]["shape"])), meta["output"]["name"],
+            *_quant(meta["input"]), *_quant(meta["output"]), str(spec["warmup"]), str(spec["threads"]), *files]
+    env = {**harness_env(spec["threads"]), "NODE_PATH": str(_modules())}
+    res = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
+    if res.returncode != 0:
+        said = [line for line in res.stderr.splitlines() if line.strip() and not line.startswith("INFO: ")]
+        raise RuntimeError(" ".join(said[-3:])[-1500:] or f"exit code {res.returncode}")
+    lines = res.stdout.splitlines()
+    rows = np.array([[float(v) for v in line.split()] for line in lines[2:]])
+    return {"version": lines[0].removeprefix("version "), "load_us": float(lines[1].removeprefix("load_us ")),
+            "latency_us": rows[:, 0], "probabilities": rows[:, 1:]}
+
+
+def entry(runtime: AppRuntime, got: dict, python: np.ndarray) -> dict:
+    pred, ref = got["probabilities"].argmax(1), python.argmax(1)
+    lat = got["latency_us"]
+    return {"status": "ok", "runtime": runtime.name, "runtime_version": got["version"], "language": runtime.language,
+            "clips": len(pred), "predictions": pred.tolist(),
+            "python_agreement": round(float(np.mean(pred == ref)), 6), "python_mismatches": int(np.sum(pred != ref)),
+            "max_probability_diff": round(float(np.abs(got["probabilities"] - python).max()), 6),
+            "latency_p50_us": round(float(np.percentile(lat, 50)), 1),
+            "latency_p99_us": round(float(np.percentile(lat, 99)), 1), "load_us": round(got["load_us"], 1)}
+
+
+def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
+    runtime = APP_RUNTIMES[target.runtime]
+    command = consumer_command(runtime, workdir)
+    records = {}
+    for job in spec["jobs"]:
+        if job["format"] not in runtime.formats:
+            records[job["id"]] = {"status": "not_applicable",
+                                  "reason": f"{runtime.name} runs {', '.join(runtime.formats)} files, not {job['format']}"}
+            continue
+        meta = open_bundle(Path(job["artefact"]).parent).meta
+        e2e = is_e2e(job["model"])
+        files, x = clip_files(job["inputs"], target.clips, e2e, int(meta["features"]["sample_rate"]), workdir)
+        try:
+            got = run_consumer(command, job, meta, files, spec)
+        except (RuntimeError, subprocess.TimeoutExpired) as err:
+            records[job["id"]] = {"status": "failed", "reason": f"{runtime.name}: {err}"}
+            info(f"benchmark@{name}-{spec['level']}: {job['id']}: failed: {err}")
+            continue
+        records[job["id"]] = e = entry(runtime, got, python_probabilities(job, meta, x, spec["threads"]))
+        info(f"benchmark@{name}-{spec['level']}: {job['id']}: top-1 agreement with Python {e['python_agreement']:.1%} "
+             f"on {e['clips']} clips, p50 {e['latency_p50_us']:,.0f} us")
+    return records
