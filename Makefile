@@ -8,7 +8,7 @@ LOCK_SHA := $(shell sha256sum requirements.lock | cut -d' ' -f1)
 
 .PHONY: setup env arm mcu plots apps browser repro test check bench clean-env
 
-setup: env arm mcu plots apps
+setup: env arm mcu plots browser apps
 
 env:
 	@if [ ! -x $(VENV)/bin/python ] || [ "$$(cat $(STAMP) 2>/dev/null)" != "$(LOCK_SHA)" ]; then \
@@ -30,7 +30,7 @@ plots:  # the offline page template of `dvc plots show` (vega from npm, inlined)
 	@command -v npm >/dev/null || { echo "plots: installing Debian's npm"; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >/dev/null || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm >/dev/null; }; }
 	@$(VENV)/bin/python scripts/plots_template.py
 
-apps:  # the runtimes apps bundle (onnxruntime-node, the TFLite C library) from npm, for the app targets
+apps:  # the runtimes apps bundle (onnxruntime-node and -web, the TFLite C library) from npm, for the app targets
 	@bash scripts/provision_apps.sh
 
 browser:  # Debian's chromium, for the test that opens the HTML report headless
@@ -42,10 +42,10 @@ repro: setup  # dvc.yaml must be what pipeline/wiring.py writes (python -m pipel
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro
 	$(VENV)/bin/python -m pipeline wire --prune-lock  # a removed target's stages leave dvc.lock
 
-test: setup browser
+test: setup
 	@bash scripts/run_tests.sh
 
-check: setup browser  # the quick loop: unit tests and one small integration (pyproject.toml's markers)
+check: setup  # the quick loop: unit tests and one small integration (pyproject.toml's markers)
 	@bash scripts/run_tests.sh -m "not e2e or smoke"
 
 bench: setup  # the figures the README quotes (the no-op one needs an up-to-date workspace: make repro)

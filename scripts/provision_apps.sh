@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Provision the app runtimes (pipeline/targets/app.py) from the npm registry: onnxruntime-node and
-# tfjs-tflite-node (its prebuilt TFLite C library and c_api.h), pinned by pipeline/targets/app_js/package-lock.json,
+# Provision the app runtimes (pipeline/targets/app.py) from the npm registry: onnxruntime-node, onnxruntime-web
+# with playwright-core (which drives Debian's chromium: scripts/install_browser.sh) and tfjs-tflite-node (its
+# prebuilt TFLite C library and c_api.h), pinned by pipeline/targets/app_js/package-lock.json,
 # installed into .cache/apps/node_modules. Offline-safe: onnxruntime-node's install script (CUDA files from
 # another host) is skipped; its CPU library ships in the package. Idempotent: a matching lock stamp does nothing.
 set -euo pipefail
@@ -28,5 +29,4 @@ cp "$SRC/package.json" "$SRC/package-lock.json" "$DEST.tmp/"
 (cd "$DEST.tmp" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 echo "$stamp" > "$DEST.tmp/.lock-sha256"
 rm -rf "$DEST" && mv "$DEST.tmp" "$DEST"  # whole or not at all
-log "installed $(node -p "require('$DEST/node_modules/onnxruntime-node/package.json').version") onnxruntime-node, \
-$(node -p "require('$DEST/node_modules/tfjs-tflite-node/package.json').version") tfjs-tflite-node (${SECONDS} s)"
+log "installed $(cd "$DEST" && node -p "Object.entries(require('./package.json').dependencies).map(([n, v]) => n + '@' + v).join(', ')") (${SECONDS} s)"

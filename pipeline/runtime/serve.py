@@ -5,7 +5,7 @@ python -m pipeline serve BUNDLE_DIR [--host 127.0.0.1] [--port 8000] [--concurre
 Starlette on uvicorn. POST /v1/classify takes a WAV body (Content-Type audio/wav) or raw PCM
 (application/octet-stream with ?rate=16000&format=f32le|s16le[&channels=1]) and answers what `classify`
 prints with --json, plus the variant and the server-side time (server_ms). GET /v1/model: the sidecar.
-GET /healthz. Bad input is a 4xx with classify's message and the server keeps serving: 400 not audio or a bad
+GET /healthz. GET /: a page to try the bundle from a browser (pipeline/runtime/page.py). Bad input is a 4xx with classify's message and the server keeps serving: 400 not audio or a bad
 query, 408 a body not received within --body-timeout-s, 413 too large a body or too long a recording (judged
 from the header, before decoding: a small compressed body cannot expand into hours of samples), 415 another
 content type, 422 audio that does not fit the bundle (another rate without --resample, NaN, samples outside
@@ -164,9 +164,11 @@ def create_app(folder: Path, concurrency: int = 2, max_body_bytes: int = 4 << 20
     async def health_route(request):
         return JSONResponse({"status": "ok", "variant": bundle.variant})
 
+    from pipeline.runtime.page import routes as page_routes
+
     return Starlette(routes=[Route("/v1/classify", classify_route, methods=["POST"]),
                              Route("/v1/model", model_route, methods=["GET"]),
-                             Route("/healthz", health_route, methods=["GET"])])
+                             Route("/healthz", health_route, methods=["GET"]), *page_routes(bundle)])
 
 
 def main(argv: list[str]) -> int:

@@ -7,6 +7,7 @@ developer copies, pipeline/targets/app_js or app_c) and the npm package it comes
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,21 +16,31 @@ from pydantic import field_validator
 from pipeline.schema import PositiveInt, Strict, one_of
 
 HERE = Path(__file__).parent
-APPS_CACHE = Path(".cache/apps/node_modules")  # relative to the project root: scripts/provision_apps.sh
+CACHE_ENV = "PIPELINE_APPS_CACHE"  # where scripts/provision_apps.sh installed them (default: the checkout's)
+
+
+def apps_modules() -> Path:
+    """The provisioned npm packages (the runners' runtimes, the page's onnxruntime-web)."""
+    from pipeline.bench.child_env import workspace_root
+
+    return Path(os.environ.get(CACHE_ENV) or workspace_root() / ".cache" / "apps") / "node_modules"
 
 
 @dataclass(frozen=True)
 class AppRuntime:
     name: str
     formats: tuple[str, ...]  # keys of pipeline.export.formats.FORMATS it runs; others are not_applicable
-    package: str              # the npm package it comes from (under APPS_CACHE)
+    package: str              # the npm package it comes from (scripts/provision_apps.sh installs it)
     consumer: Path            # its reference consumer
-    language: str             # what the consumer is written in (the report says)
+    language: str             # what the consumer is written in and runs in (the report says)
+    browser: bool = False     # it runs in a page of headless Chromium (Debian's package: make setup)
 
 
 APP_RUNTIMES: dict[str, AppRuntime] = {r.name: r for r in (
     AppRuntime("onnxruntime-node", ("onnx",), "onnxruntime-node", HERE / "app_js" / "consume_onnx.js",
                "JavaScript (Node.js)"),
+    AppRuntime("onnxruntime-web", ("onnx",), "onnxruntime-web", HERE / "app_js" / "consume_onnx_web.js",
+               "JavaScript in a page of headless Chromium (WebAssembly)", browser=True),
     # TFLite's C API, as dart:ffi (tflite_flutter) and native apps bind it, with the XNNPACK delegate added
     AppRuntime("tflite-c", ("tflite", "tflm"), "tfjs-tflite-node", HERE / "app_c" / "tflite_consumer.c", "C"),
 )}

@@ -90,7 +90,7 @@ def sections(ctx, targets: dict) -> list[Section]:
         failed = [r["variant"] for r in found if not r["ok"]]
         remarks = []
         if wrong:
-            remarks.append((Strong("Loads but answers differently: "), ", ".join(wrong)))
+            remarks.append((Strong("Loads but answers differently:"), " " + ", ".join(wrong)))
         if failed:
             remarks.append(("Does not load: ", ", ".join(failed)))
         if not found:

@@ -10,6 +10,7 @@ of one call per clip after warm-up, and the load time. A format the runtime does
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 import wave
@@ -18,42 +19,42 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.bench.child_env import PROJECT_ROOT, harness_env
+from pipeline.bench.child_env import harness_env
 from pipeline.bench.runtimes import RUNTIMES
 from pipeline.errors import TargetUnavailable
 from pipeline.log import info
 from pipeline.runtime.bundle import open_bundle
-from pipeline.targets.app import APP_RUNTIMES, APPS_CACHE, AppRuntime
+from pipeline.targets.app import APP_RUNTIMES, AppRuntime, apps_modules
 from pipeline.variants import is_e2e
 
 PROVISION = "run `make setup` (scripts/provision_apps.sh installs the app runtimes from npm)"
 TIMEOUT_S = 1800
 
 
-def _modules() -> Path:
-    return PROJECT_ROOT / APPS_CACHE
-
-
 def _package_version(package: str) -> str:
     import json
 
-    meta = _modules() / package / "package.json"
+    meta = apps_modules() / package / "package.json"
     if not meta.is_file():
         raise TargetUnavailable(f"the npm package {package} is not provisioned ({meta} is missing); {PROVISION}")
     return json.loads(meta.read_text())["version"]
 
 
+def chromium() -> str:
+    return os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
 def tool_versions() -> dict[str, str]:
-    """What decides the figures besides the code: each runtime's package, Node.js, the C compiler."""
+    """What decides the figures besides the code: each runtime's package, Node.js, the C compiler, Chromium."""
     out = {}
-    for r in APP_RUNTIMES.values():
+    for package in sorted({r.package for r in APP_RUNTIMES.values()} | {"playwright-core"}):
         try:
-            out[r.package] = _package_version(r.package)
+            out[package] = _package_version(package)
         except TargetUnavailable:
-            out[r.package] = "missing"
-    for tool in ("node", "gcc"):
+            out[package] = "missing"
+    for tool, command in (("node", "node"), ("gcc", "gcc"), ("chromium", chromium())):
         try:
-            out[tool] = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+            out[tool] = subprocess.run([command, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
         except (OSError, IndexError):
             out[tool] = "missing"
     return out
@@ -62,9 +63,12 @@ def tool_versions() -> dict[str, str]:
 def consumer_command(runtime: AppRuntime, workdir: Path) -> list[str]:
     """The consumer's command line up to its arguments; the C one is compiled here against the library."""
     _package_version(runtime.package)
+    if runtime.browser and not os.access(chromium(), os.X_OK):
+        raise TargetUnavailable(f"{runtime.name} runs in Chromium, and {chromium()} is missing; run `make setup` "
+                                "(scripts/install_browser.sh installs Debian's chromium)")
     if runtime.consumer.suffix == ".js":
         return ["node", str(runtime.consumer)]
-    deps = _modules() / runtime.package / "cc_deps"
+    deps = apps_modules() / runtime.package / "cc_deps"
     lib = deps / {"x86_64": "linux_amd64", "aarch64": "linux_arm64"}.get(platform.machine(), platform.machine())
     if not (lib / "libtensorflowlite_c.so").is_file():
         raise TargetUnavailable(f"{runtime.package} ships no TFLite C library for {platform.machine()} ({lib})")
@@ -124,7 +128,7 @@ def run_consumer(command: list[str], job: dict, meta: dict, files: tuple[str, ..
     """The consumer's answers: version, load time, per-clip latency and probabilities; raises on its failure."""
     args = [job["artefact"], ",".join(map(str, meta["input"]["shape"])), meta["output"]["name"],
             *_quant(meta["input"]), *_quant(meta["output"]), str(spec["warmup"]), str(spec["threads"]), *files]
-    env = {**harness_env(spec["threads"]), "NODE_PATH": str(_modules())}
+    env = {**harness_env(spec["threads"]), "NODE_PATH": str(apps_modules())}
     res = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
     if res.returncode != 0:
         said = [line for line in res.stderr.splitlines() if line.strip() and not line.startswith("INFO: ")]

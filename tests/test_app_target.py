@@ -1,0 +1,107 @@
+"""The `app` target kind: every bundle run by the runtimes apps bundle (onnxruntime-node in Node.js, onnxruntime-web
+in headless Chromium, TFLite's 2.9 C API), through the reference consumers, with no Python between the file and
+the label: they decode 16-bit PCM as Python does, agree with Python on the tiny build's clips, a file the runtime
+cannot load is `failed` with the runtime's words, and a variant that loads but answers wrongly is named and never
+ships there."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import ROOT
+from pipeline.targets import app_run
+from pipeline.targets.app import APP_RUNTIMES, CACHE_ENV, Target
+
+APPS = ROOT / ".cache" / "apps"
+RUNTIME_OF = {"node-onnxruntime": "onnxruntime-node", "chromium-onnxruntime-web": "onnxruntime-web",
+              "c-tflite": "tflite-c"}
+
+
+def test_the_javascript_consumer_decodes_16_bit_pcm_as_python_does(tmp_path: Path):
+    clip = np.sin(np.linspace(0, 40, 1000)) * np.linspace(0, 1.2, 1000)  # past full scale at the end: clipped
+    wav = tmp_path / "clip.wav"
+    app_run.write_wav(wav, app_run.pcm16(clip), 16000)
+    script = ("const C = require(process.argv[1]); const b = require('fs').readFileSync(process.argv[2]);"
+              "console.log(JSON.stringify(Array.from(C.decodeWav(new Uint8Array(b), 1200, 'clip.wav'))));")
+    out = subprocess.run(["node", "-e", script, str(ROOT / "pipeline/targets/app_js/onnx_consumer.js"), str(wav)],
+                         capture_output=True, text=True, check=True).stdout
+    decoded = np.array(json.loads(out), dtype=np.float32)
+    python, rate = sf.read(wav, dtype="float32")
+    assert rate == 16000 and np.array_equal(decoded[:1000], python) and not decoded[1000:].any()  # zero-padded
+    assert python.max() == 32767 / 32768  # the clipped peak, as a microphone delivers it
+
+    sf.write(tmp_path / "float.wav", clip.astype(np.float32), 16000, subtype="FLOAT")
+    bad = subprocess.run(["node", "-e", script, str(ROOT / "pipeline/targets/app_js/onnx_consumer.js"),
+                          str(tmp_path / "float.wav")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "not 16-bit PCM mono: clip.wav" in bad.stderr
+
+
+def bench(project: Path, target: str, level: str) -> dict:
+    return json.loads((project / f"reports/bench/{target}/{level}.json").read_text())
+
+
+@pytest.mark.parametrize("target", sorted(RUNTIME_OF))
+def test_every_variant_of_its_formats_runs_outside_python(built_project: Path, target: str):
+    runtime = APP_RUNTIMES[RUNTIME_OF[target]]
+    ran = 0
+    for level in ("fp32", "fp16", "dynamic_int8", "int8", "int16x8"):
+        for vid, e in bench(built_project, target, level).items():
+            fmt = vid.split(".")[1]
+            if fmt not in runtime.formats:
+                assert e == {"status": "not_applicable",
+                             "reason": f"{runtime.name} runs {', '.join(runtime.formats)} files, not {fmt}"}
+                continue
+            assert e["status"] == "ok", (vid, e)
+            assert e["clips"] == 20 and len(e["predictions"]) == 20 and e["runtime"] == runtime.name
+            assert 0 < e["latency_p50_us"] <= e["latency_p99_us"] and e["load_us"] > 0, (vid, e)
+            ran += 1
+            if "small" in vid and runtime.name == "tflite-c" and level in ("fp32", "fp16", "dynamic_int8"):
+                continue  # its float kernels under 2.9's XNNPACK: the next test
+            # int8 and int16x8 included: TFLite 2.9 has no per-channel dense kernels (the converter keeps them per tensor)
+            assert e["python_agreement"] >= 0.995, (vid, e)
+            if level == "fp32":
+                assert e["python_agreement"] == 1.0 and e["max_probability_diff"] < 1e-4, (vid, e)
+    assert ran >= 12
+
+
+def test_a_variant_that_answers_wrongly_is_named_and_never_ships_there(built_project: Path):
+    """The tiny `small` model (stem stride 2x4) on TFLite 2.9 with XNNPACK: it loads and answers differently
+    from every newer runtime; the report names it and the c-tflite decision passes over it."""
+    entry = bench(built_project, "c-tflite", "fp32")["small.tflite.fp32"]
+    assert entry["status"] == "ok" and entry["python_agreement"] < 0.995, entry
+    metrics = json.loads((built_project / "reports/metrics.json").read_text())
+    decisions = metrics.pop("ship")
+    assert metrics["small.tflite.fp32"]["c-tflite"]["correct"] is False
+    shipped = decisions["c-tflite"]["pick"]
+    assert shipped is None or metrics[shipped]["c-tflite"]["correct"], shipped
+    md = (built_project / "reports/report.md").read_text()
+    section = md.split("## Runs outside Python: c-tflite")[1].split("\n## ")[0]
+    assert "**Loads but answers differently:** " in section and "small.tflite.fp32" in section
+    assert "WRONG:" in section and "tflite_consumer.c" in section
+
+
+@pytest.mark.parametrize("runtime, fmt, words", [("onnxruntime-node", "onnx", "the runtime cannot load"),
+                                                 ("tflite-c", "tflite", "the runtime cannot read the model")])
+def test_a_file_the_runtime_cannot_load_is_failed_with_its_words(built_project: Path, tmp_path: Path, monkeypatch,
+                                                                  runtime: str, fmt: str, words: str):
+    monkeypatch.setenv(CACHE_ENV, str(APPS))
+    vid = f"keras_e2e.{fmt}.fp32"
+    bundle = shutil.copytree(built_project / "models/variants/fp32" / vid, tmp_path / vid)
+    artefact = next(p for p in bundle.iterdir() if p.suffix in (".onnx", ".tflite"))
+    artefact.write_bytes(artefact.read_bytes()[:200])  # cut short: not a model any more
+    inputs = tmp_path / "audio.npy"
+    np.save(inputs, np.zeros((2, 16000), np.float32))
+    job = {"id": vid, "format": fmt, "model": "keras_e2e", "family": "keras_e2e", "artefact": str(artefact),
+           "inputs": str(inputs), "runtime": "onnxruntime" if fmt == "onnx" else "litert"}
+    spec = {"level": "fp32", "threads": 1, "warmup": 1, "jobs": [job]}
+    work = tmp_path / "work"
+    work.mkdir()
+    got = app_run.measure("app", Target(runtime=runtime, clips=None, required=True), spec, work)[vid]
+    assert got["status"] == "failed" and got["reason"].startswith(f"{runtime}: ") and words in got["reason"], got
