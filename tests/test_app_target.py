@@ -17,7 +17,8 @@ import soundfile as sf
 
 from conftest import ROOT
 from pipeline.targets import app_run
-from pipeline.targets.app import APP_RUNTIMES, CACHE_ENV, Target
+from pipeline.bench.child_env import APPS_CACHE_ENV
+from pipeline.targets.app import APP_RUNTIMES, Target
 
 APPS = ROOT / ".cache" / "apps"
 RUNTIME_OF = {"node-onnxruntime": "onnxruntime-node", "chromium-onnxruntime-web": "onnxruntime-web",
@@ -59,7 +60,7 @@ def test_every_variant_of_its_formats_runs_outside_python(built_project: Path, t
                              "reason": f"{runtime.name} runs {', '.join(runtime.formats)} files, not {fmt}"}
                 continue
             assert e["status"] == "ok", (vid, e)
-            assert e["clips"] == 20 and len(e["predictions"]) == 20 and e["runtime"] == runtime.name
+            assert e["clips"] == 10 and len(e["predictions"]) == 10 and e["runtime"] == runtime.name
             assert 0 < e["latency_p50_us"] <= e["latency_p99_us"] and e["load_us"] > 0, (vid, e)
             ran += 1
             if "small" in vid and runtime.name == "tflite-c" and level in ("fp32", "fp16", "dynamic_int8"):
@@ -91,7 +92,7 @@ def test_a_variant_that_answers_wrongly_is_named_and_never_ships_there(built_pro
                                                  ("tflite-c", "tflite", "the runtime cannot read the model")])
 def test_a_file_the_runtime_cannot_load_is_failed_with_its_words(built_project: Path, tmp_path: Path, monkeypatch,
                                                                   runtime: str, fmt: str, words: str):
-    monkeypatch.setenv(CACHE_ENV, str(APPS))
+    monkeypatch.setenv(APPS_CACHE_ENV, str(APPS))
     vid = f"keras_e2e.{fmt}.fp32"
     bundle = shutil.copytree(built_project / "models/variants/fp32" / vid, tmp_path / vid)
     artefact = next(p for p in bundle.iterdir() if p.suffix in (".onnx", ".tflite"))
@@ -105,3 +106,29 @@ def test_a_file_the_runtime_cannot_load_is_failed_with_its_words(built_project: 
     work.mkdir()
     got = app_run.measure("app", Target(runtime=runtime, clips=None, required=True), spec, work)[vid]
     assert got["status"] == "failed" and got["reason"].startswith(f"{runtime}: ") and words in got["reason"], got
+
+
+def test_every_bundle_of_the_task_has_one_io_contract(built_project: Path):
+    """An app swaps bundles by changing the file: the same input and output names whatever the family, format
+    and level (no label output), and each bundle states which mobile accelerators its runtime's checker clears."""
+    import onnxruntime as ort
+    from ai_edge_litert.interpreter import Interpreter
+
+    seen = 0
+    for sidecar in sorted(built_project.glob("models/variants/*/*/*.json")):
+        m = json.loads(sidecar.read_text())
+        e2e = m["model"].endswith("_e2e")
+        artefact = sidecar.parent / m["file"]
+        assert (m["input"]["name"], m["output"]["name"]) == ("waveform" if e2e else "mfcc", "probabilities"), m
+        if m["format"] == "onnx":
+            s = ort.InferenceSession(str(artefact), providers=["CPUExecutionProvider"])
+            inputs, outputs = [i.name for i in s.get_inputs()], [o.name for o in s.get_outputs()]
+            assert set(m["mobile_accelerators"]["accelerators"]) == {"NNAPI", "CoreML"}, m["variant"]
+        else:
+            it = Interpreter(model_path=str(artefact))
+            inputs, outputs = [d["name"] for d in it.get_input_details()], [d["name"] for d in it.get_output_details()]
+            assert set(m["mobile_accelerators"]["accelerators"]) == {"GPU delegate"}, m["variant"]
+        assert inputs == [m["input"]["name"]] and sorted(outputs) == sorted(["probabilities", *(["mfcc"] * e2e)]), \
+            (m["variant"], inputs, outputs)
+        seen += 1
+    assert seen >= 40

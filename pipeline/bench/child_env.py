@@ -20,6 +20,14 @@ def workspace_root(project: Path = PROJECT_ROOT) -> Path:
     return project
 
 
+APPS_CACHE_ENV = "PIPELINE_APPS_CACHE"  # where scripts/provision_apps.sh installed them (default: the checkout's)
+
+
+def apps_modules() -> Path:
+    """The npm packages of the app runtimes (pipeline/targets/app.py) and the page's onnxruntime-web."""
+    return Path(os.environ.get(APPS_CACHE_ENV) or workspace_root() / ".cache" / "apps") / "node_modules"
+
+
 def harness_env(threads: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "TF_", "PYTHONHASHSEED"))}
     # ORT_DISABLE_TELEMETRY: the onnxruntime wheels run a telemetry thread that would share the measured core

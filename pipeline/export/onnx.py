@@ -38,6 +38,38 @@ def finish(model):
     return model
 
 
+def contract_outputs(model):
+    """The bundles' one I/O contract on a classifier graph: its float output named "probabilities" (tf2onnx
+    calls it output_0) and skl2onnx's int64 label output dropped with the nodes only it needed (an app takes
+    the argmax), so every bundle of a task has the same outputs and an app swaps them by changing the file."""
+    from onnx import TensorProto
+
+    from pipeline.export.tflite_stitch import PROBABILITIES_NAME
+
+    g = model.graph
+    scores = [o for o in g.output if o.type.tensor_type.elem_type in (TensorProto.FLOAT, TensorProto.FLOAT16)]
+    if len(scores) != 1:
+        raise RuntimeError(f"expected one float output (the probabilities), found {[o.name for o in g.output]}")
+    old = scores[0].name
+    for node in g.node:
+        node.input[:] = [PROBABILITIES_NAME if n == old else n for n in node.input]
+        node.output[:] = [PROBABILITIES_NAME if n == old else n for n in node.output]
+    scores[0].name = PROBABILITIES_NAME
+    del g.output[:]
+    g.output.append(scores[0])
+    needed, kept = {PROBABILITIES_NAME}, []
+    for node in reversed(g.node):  # the nodes the kept output depends on (the graph is in topological order)
+        if needed & set(node.output):
+            kept.append(node)
+            needed |= set(node.input)
+    del g.node[:]
+    g.node.extend(reversed(kept))
+    inits = [i for i in g.initializer if i.name in needed]
+    del g.initializer[:]
+    g.initializer.extend(inits)
+    return model
+
+
 def fp32_from_keras(source: Source):
     """SavedModel -> ONNX with tf2onnx's command line (tf2onnx's from_keras fails on Keras 3 models)."""
     import onnx
@@ -50,7 +82,7 @@ def fp32_from_keras(source: Source):
         if res.returncode != 0:
             raise RuntimeError(f"tf2onnx failed ({res.returncode}):\n{res.stderr[-3000:]}")
         model = onnx.load(out)
-    return finish(canonical_names(model))
+    return finish(canonical_names(contract_outputs(model)))
 
 
 def canonical_names(model):
@@ -100,7 +132,7 @@ def fp32_from_sklearn(source: Source):
     X = source.calibration[:1]  # (1, n_mfcc, frames): the artefact's input; the estimator sees its statistics
     model = to_onnx(source.model, summary_stats(X), target_opset={"": OPSET, "ai.onnx.ml": 3},
                     options={id(clf): {"zipmap": False}})
-    return finish(prepend_summary(model, X.shape[1], X.shape[2], OPSET))
+    return finish(contract_outputs(prepend_summary(model, X.shape[1], X.shape[2], OPSET)))
 
 
 def _ml_operators(model) -> list[str]:
@@ -188,7 +220,8 @@ def level_fp16(model, calibration, options=None):
     # skl2onnx graphs (an ai.onnx.ml Scaler ahead of the MLP) hold Cast nodes the pass retypes to float16
     # while their consumers stay float32: the file then fails to load. Keeping those Casts in float32
     # (the pass adds the casts around them) gives a graph onnxruntime loads; Keras graphs have no ml ops.
-    blocked = [n.name for n in model.graph.node if n.op_type == "Cast"] if _ml_operators(model) else []
+    blocked = [n.name for n in model.graph.node if n.op_type == "Cast"] \
+        if any(n.domain == "ai.onnx.ml" for n in model.graph.node) else []
     blocked += _front_nodes(model)  # the statistics see raw MFCCs (c0 near -400): float16 would round them
     return finish(float16.convert_float_to_float16(model, keep_io_types=True, node_block_list=blocked))
 

@@ -52,8 +52,9 @@ def build_metrics(indexes: dict[str, dict], bench: dict[str, dict[str, dict]], s
             scored = bench.get(scoring, {}).get(level, {}).get(vid)
             if scored is None:
                 raise StaleResults(f"{vid} was built but has no {scoring} benchmark result (run: dvc repro)")
-            if "quant_error" in entry:
-                m["quant_error"] = entry["quant_error"]
+            for key in ("quant_error", "mobile_accelerators"):  # from convert: the bundle's own diagnostics
+                if key in entry:
+                    m[key] = entry[key]
             clips = len(scored["record"]["predictions"])
             m.update(size_bytes=entry["size_bytes"], accuracy=scored["accuracy"], test_clips=clips,
                      accuracy_ci95=wilson_interval(scored["accuracy"], clips), agreement=scored["agreement"],

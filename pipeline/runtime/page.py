@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pipeline.bench.child_env import apps_modules
 from pipeline.runtime.bundle import Bundle
-from pipeline.targets.app import HERE as APP_TARGETS, apps_modules
 
 PAGE = Path(__file__).with_name("page.html")
-CONSUMER = APP_TARGETS / "app_js" / "onnx_consumer.js"  # the WAV decoder and runner the app targets test
+# the WAV decoder the app targets test (pipeline/targets/app.py's onnxruntime consumers share it)
+CONSUMER = Path(__file__).parents[1] / "targets" / "app_js" / "onnx_consumer.js"
 ORT_FILE = re.compile(r"^ort[\w.-]*\.(m?js|wasm)$")  # onnxruntime-web's builds and their WebAssembly
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm"}
 

@@ -15,6 +15,7 @@ from pipeline import io as pio
 from pipeline.audio.mfcc import MfccConfig
 from pipeline.errors import UsageError
 from pipeline.export import quant_error
+from pipeline.export.accelerators import check as mobile_accelerators
 from pipeline.export.bundle_readme import bundle_readme
 from pipeline.export.common import ConversionFailed, NotApplicable
 from pipeline.export.converters import convert
@@ -91,11 +92,14 @@ def run(p: Params, level: str) -> None:
                     continue
                 file = f"{vid}{FORMATS[fmt].suffix}"
                 files[f"{vid}/{file}"] = built.data
-                meta = sidecar(p, vid, source, fmt, level, built, labels, file, trained_on)
+                accelerators = mobile_accelerators(FORMATS[fmt].runtime, built.data)
+                meta = {**sidecar(p, vid, source, fmt, level, built, labels, file, trained_on),
+                        "mobile_accelerators": accelerators}
                 files[f"{vid}/{vid}.json"] = pio.to_json(meta).encode()
                 files[f"{vid}/README.md"] = bundle_readme(meta).encode()
                 index[vid] = {"status": "ok", "file": f"{vid}/{file}", "sidecar": f"{vid}/{vid}.json",
-                              "size_bytes": len(built.data), **quant_error_entry(vid, built, files)}
+                              "size_bytes": len(built.data), **quant_error_entry(vid, built, files),
+                              "mobile_accelerators": accelerators}
                 info(f"convert@{level}: {vid}: {len(built.data)} bytes")
     skipped = [vid for vid, e in index.items() if e["status"] == "not_applicable"]
     if skipped:  # one line: the reasons are in index.json and the report's not-applicable table

@@ -7,7 +7,6 @@ developer copies, pipeline/targets/app_js or app_c) and the npm package it comes
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,14 +15,6 @@ from pydantic import field_validator
 from pipeline.schema import PositiveInt, Strict, one_of
 
 HERE = Path(__file__).parent
-CACHE_ENV = "PIPELINE_APPS_CACHE"  # where scripts/provision_apps.sh installed them (default: the checkout's)
-
-
-def apps_modules() -> Path:
-    """The provisioned npm packages (the runners' runtimes, the page's onnxruntime-web)."""
-    from pipeline.bench.child_env import workspace_root
-
-    return Path(os.environ.get(CACHE_ENV) or workspace_root() / ".cache" / "apps") / "node_modules"
 
 
 @dataclass(frozen=True)

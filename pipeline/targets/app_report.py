@@ -72,8 +72,35 @@ def rows(metrics: dict, target: str) -> list[dict]:
     return out
 
 
+ACCELERATOR_NOTE = ("Whether a phone's accelerator can take each bundle, in the runtimes' own words, checked statically "
+                    "at convert (not run on a phone): onnxruntime's mobile usability checker for NNAPI (Android) and "
+                    "CoreML (iOS), the nodes each takes and the partitions the graph splits into (every partition "
+                    "boundary is a copy between the accelerator and the CPU); TFLite's Analyzer for the GPU delegate "
+                    "(it flags only what it knows to be incompatible). The same verdicts are in each bundle's sidecar "
+                    "(`mobile_accelerators`).")
+ACCELERATORS = ("NNAPI", "CoreML", "GPU delegate")
+
+
+def accelerator_cell(a: dict | None) -> str:
+    if a is None:
+        return "–"
+    if "nodes" not in a:
+        return f"{a['verdict']}" + (f": {'; '.join(a['warnings'])}" if a.get("warnings") else "")
+    lacks = f", lacks {', '.join(a['unsupported_ops'])}" if a["unsupported_ops"] else ""
+    return f"{a['verdict']} ({a['supported_nodes']}/{a['nodes']} nodes, {a['partitions']} partitions{lacks})"
+
+
+def accelerator_section(metrics: dict) -> Section:
+    rows = [{"variant": vid, **{ep: accelerator_cell(m["mobile_accelerators"]["accelerators"].get(ep))
+                                for ep in ACCELERATORS}}
+            for vid, m in tables.ordered(metrics) if m.get("status") == "ok" and "mobile_accelerators" in m]
+    columns = (_text("Variant", "variant"), *(_text(ep, ep) for ep in ACCELERATORS))
+    return Section("Mobile accelerators", badge="static check", notes=(ACCELERATOR_NOTE,),
+                   table=Table(tuple(rows), columns) if rows else None)
+
+
 def sections(ctx, targets: dict) -> list[Section]:
-    out = []
+    out = [accelerator_section(ctx.metrics)]
     for name, (target, _device) in targets.items():
         runtime = APP_RUNTIMES[target.runtime]
         found = rows(ctx.metrics, name)

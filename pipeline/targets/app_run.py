@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.bench.child_env import harness_env
+from pipeline.bench.child_env import apps_modules, harness_env
 from pipeline.bench.runtimes import RUNTIMES
 from pipeline.errors import TargetUnavailable
 from pipeline.log import info
 from pipeline.runtime.bundle import open_bundle
-from pipeline.targets.app import APP_RUNTIMES, AppRuntime, apps_modules
+from pipeline.targets.app import APP_RUNTIMES, AppRuntime
 from pipeline.variants import is_e2e
 
 PROVISION = "run `make setup` (scripts/provision_apps.sh installs the app runtimes from npm)"
