@@ -69,9 +69,11 @@ def stages() -> list[Stage]:
         Stage("train_keras", "train_keras", (cat.CHECKED, cat.FEATURES, cat.AUDIO_SPLITS),
               (cat.KERAS_MODEL, cat.KERAS_HISTORY), ("seed", "data.sample_rate", "features", "keras.${item.model}"),
               matrix=(("model", "keras"),)),
+        # every bundle carries the consumers of the app runtimes that run its format (pipeline/targets/app.py)
         Stage("convert", "convert", (cat.CHECKED, cat.SKLEARN_MODELS, cat.KERAS_MODELS, cat.FEATURES,
                                      cat.AUDIO_SPLITS, cat.MANIFEST), (cat.LEVEL_VARIANTS,),
-              ("seed", "data", "formats", "quantization.${item.level}"), matrix=(("level", "quantization"),)),
+              ("seed", "data", "formats", "quantization.${item.level}"), matrix=(("level", "quantization"),),
+              files=consumer_sources()),
         *(benchmark_stage(k) for k in TARGET_KINDS.values()),
         Stage("report", "report", (cat.CHECKED, cat.FEATURES, cat.BENCH, cat.VARIANTS, cat.KERAS_HISTORIES,
                                cat.KERAS_MODELS),
@@ -81,6 +83,12 @@ def stages() -> list[Stage]:
                "benchmark.streaming_hop_ms", *REPORT_ONLY),
               runs=tuple(k.module_names()["report"] for k in TARGET_KINDS.values())),
     ]
+
+
+def consumer_sources() -> tuple[str, ...]:
+    from pipeline.targets.app import APP_RUNTIMES
+
+    return tuple(sorted({str(f.relative_to(ROOT)) for r in APP_RUNTIMES.values() for f in r.files}))
 
 
 def benchmark_stage(kind) -> Stage:

@@ -1,8 +1,8 @@
 """The `app` target kind: every bundle run by the runtimes apps bundle (onnxruntime-node in Node.js, onnxruntime-web
-in headless Chromium, TFLite's 2.9 C API), through the reference consumers, with no Python between the file and
-the label: they decode 16-bit PCM as Python does, agree with Python on the tiny build's clips, a file the runtime
-cannot load is `failed` with the runtime's words, and a variant that loads but answers wrongly is named and never
-ships there."""
+in headless Chromium, TFLite's 2.9 C API), through the reference consumers each bundle carries, with no Python
+between the file and the label: they decode 16-bit PCM as Python does, agree with Python on the tiny build's clips,
+a file the runtime cannot load is `failed` with the runtime's words, a variant that loads but answers wrongly is
+named and never ships there, and every bundle of the task has the same I/O names."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import soundfile as sf
 from conftest import ROOT
 from pipeline.targets import app_run
 from pipeline.bench.child_env import APPS_CACHE_ENV
-from pipeline.targets.app import APP_RUNTIMES, Target
+from pipeline.targets.app import APP_RUNTIMES, Target, consumer_files
 
 APPS = ROOT / ".cache" / "apps"
 RUNTIME_OF = {"node-onnxruntime": "onnxruntime-node", "chromium-onnxruntime-web": "onnxruntime-web",
@@ -130,5 +130,10 @@ def test_every_bundle_of_the_task_has_one_io_contract(built_project: Path):
             assert set(m["mobile_accelerators"]["accelerators"]) == {"GPU delegate"}, m["variant"]
         assert inputs == [m["input"]["name"]] and sorted(outputs) == sorted(["probabilities", *(["mfcc"] * e2e)]), \
             (m["variant"], inputs, outputs)
+        for name, source in consumer_files(m["format"]).items():  # the consumers the app targets run, copied in
+            assert (sidecar.parent / name).read_bytes() == source.read_bytes(), (m["variant"], name)
+        readme = (sidecar.parent / "README.md").read_text()
+        assert "## Outside Python" in readme and f"{m['file']} {','.join(map(str, m['input']['shape']))} " \
+            f"probabilities" in readme, m["variant"]
         seen += 1
     assert seen >= 40

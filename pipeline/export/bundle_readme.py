@@ -23,7 +23,8 @@ def _trained_on(t: dict | None) -> str:
     return f"Recordings in `{t['folder']}` (manifest SHA-256 `{t['manifest_sha256']}`); {tested}."
 
 
-def bundle_readme(meta: dict) -> str:
+def bundle_readme(meta: dict, outside_python: list[str] = ()) -> str:
+    """outside_python: the lines of its section on the app runtimes' consumers (pipeline/targets/app.py)."""
     f = meta["features"]
     n_samples = round(f["sample_rate"] * f["clip_seconds"])
     e2e = is_e2e(meta["model"])
@@ -54,6 +55,7 @@ def bundle_readme(meta: dict) -> str:
               "The predicted class is the argmax (it works directly on quantized outputs).", ""]
     if e2e:
         lines += [f"A second output `mfcc` returns the in-graph features for checking; apps can ignore it.", ""]
+    lines += list(outside_python)
     lines += ["## Trained on", "", _trained_on(meta.get("training_data")), ""]
     lines += ["`" + meta["variant"] + ".json` beside this file holds the same facts for programs."]
     return "\n".join(lines) + "\n"

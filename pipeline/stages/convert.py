@@ -25,6 +25,7 @@ from pipeline.log import info
 from pipeline.models.families import FAMILIES, load_sources
 from pipeline.params import Params
 from pipeline.quiet import known_chatter_off, native_stderr_held
+from pipeline.targets.app import consumer_files, readme_lines
 from pipeline.variants import variant_id
 
 
@@ -96,7 +97,9 @@ def run(p: Params, level: str) -> None:
                 meta = {**sidecar(p, vid, source, fmt, level, built, labels, file, trained_on),
                         "mobile_accelerators": accelerators}
                 files[f"{vid}/{vid}.json"] = pio.to_json(meta).encode()
-                files[f"{vid}/README.md"] = bundle_readme(meta).encode()
+                files[f"{vid}/README.md"] = bundle_readme(meta, readme_lines(meta)).encode()
+                for name, consumer in consumer_files(fmt).items():  # what an app developer copies
+                    files[f"{vid}/{name}"] = consumer.read_bytes()
                 index[vid] = {"status": "ok", "file": f"{vid}/{file}", "sidecar": f"{vid}/{vid}.json",
                               "size_bytes": len(built.data), **quant_error_entry(vid, built, files),
                               "mobile_accelerators": accelerators}

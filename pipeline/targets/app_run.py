@@ -24,7 +24,7 @@ from pipeline.bench.runtimes import RUNTIMES
 from pipeline.errors import TargetUnavailable
 from pipeline.log import info
 from pipeline.runtime.bundle import open_bundle
-from pipeline.targets.app import APP_RUNTIMES, AppRuntime
+from pipeline.targets.app import APP_RUNTIMES, AppRuntime, consumer_args
 from pipeline.variants import is_e2e
 
 PROVISION = "run `make setup` (scripts/provision_apps.sh installs the app runtimes from npm)"
@@ -60,23 +60,35 @@ def tool_versions() -> dict[str, str]:
     return out
 
 
-def consumer_command(runtime: AppRuntime, workdir: Path) -> list[str]:
-    """The consumer's command line up to its arguments; the C one is compiled here against the library."""
+def check_provisioned(runtime: AppRuntime) -> Path | None:
+    """The runtime's package (and Chromium) are here, or TargetUnavailable naming the fix; the C library's folder."""
     _package_version(runtime.package)
     if runtime.browser and not os.access(chromium(), os.X_OK):
         raise TargetUnavailable(f"{runtime.name} runs in Chromium, and {chromium()} is missing; run `make setup` "
                                 "(scripts/install_browser.sh installs Debian's chromium)")
-    if runtime.consumer.suffix == ".js":
-        return ["node", str(runtime.consumer)]
-    deps = apps_modules() / runtime.package / "cc_deps"
-    lib = deps / {"x86_64": "linux_amd64", "aarch64": "linux_arm64"}.get(platform.machine(), platform.machine())
+    if runtime.consumer.suffix != ".c":
+        return None
+    lib = apps_modules() / runtime.package / "cc_deps" / {"x86_64": "linux_amd64", "aarch64": "linux_arm64"}.get(
+        platform.machine(), platform.machine())
     if not (lib / "libtensorflowlite_c.so").is_file():
         raise TargetUnavailable(f"{runtime.package} ships no TFLite C library for {platform.machine()} ({lib})")
-    exe = workdir / runtime.consumer.stem
-    build = subprocess.run(["gcc", "-O2", "-o", str(exe), str(runtime.consumer), f"-I{deps / 'include'}", f"-L{lib}",
-                            "-ltensorflowlite_c", "-lm", f"-Wl,-rpath,{lib}"], capture_output=True, text=True)
-    if build.returncode != 0:
-        raise TargetUnavailable(f"cannot build {runtime.consumer.name} (gcc): {build.stderr[-1500:]}")
+    return lib
+
+
+def consumer_command(runtime: AppRuntime, bundle: Path, lib: Path | None, workdir: Path) -> list[str]:
+    """The command of the consumer copy inside the bundle (what an app developer copies); the C one compiled
+    here against the library, once per distinct source."""
+    source = bundle / runtime.consumer.name
+    if not source.is_file():
+        raise RuntimeError(f"the bundle has no {source.name}: rebuild it with `dvc repro convert`")
+    if lib is None:
+        return ["node", str(source)]
+    exe = workdir / f"{runtime.consumer.stem}_{hashlib.sha256(source.read_bytes()).hexdigest()[:12]}"
+    if not exe.is_file():
+        build = subprocess.run(["gcc", "-O2", "-o", str(exe), str(source), f"-I{lib.parent / 'include'}", f"-L{lib}",
+                                "-ltensorflowlite_c", "-lm", f"-Wl,-rpath,{lib}"], capture_output=True, text=True)
+        if build.returncode != 0:
+            raise TargetUnavailable(f"cannot build {source.name} (gcc): {build.stderr[-1500:]}")
     return [str(exe)]
 
 
@@ -111,10 +123,6 @@ def clip_files(inputs: str, clips: int | None, e2e: bool, rate: int, workdir: Pa
     return tuple(map(str, paths)), decoded
 
 
-def _quant(t: dict) -> list[str]:
-    return [repr(t["scale"] or 0.0), str(t["zero_point"] or 0)]
-
-
 def python_probabilities(job: dict, meta: dict, x: np.ndarray, threads: int) -> np.ndarray:
     """The Python runtime's answers on the same decoded inputs, dequantized as the consumer does."""
     run, _ = RUNTIMES[job["runtime"]].load(job["artefact"], threads)
@@ -126,8 +134,7 @@ def python_probabilities(job: dict, meta: dict, x: np.ndarray, threads: int) -> 
 
 def run_consumer(command: list[str], job: dict, meta: dict, files: tuple[str, ...], spec: dict) -> dict:
     """The consumer's answers: version, load time, per-clip latency and probabilities; raises on its failure."""
-    args = [job["artefact"], ",".join(map(str, meta["input"]["shape"])), meta["output"]["name"],
-            *_quant(meta["input"]), *_quant(meta["output"]), str(spec["warmup"]), str(spec["threads"]), *files]
+    args = [*consumer_args(meta, job["artefact"], spec["warmup"], spec["threads"]), *files]
     env = {**harness_env(spec["threads"]), "NODE_PATH": str(apps_modules())}
     res = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
     if res.returncode != 0:
@@ -152,7 +159,7 @@ def entry(runtime: AppRuntime, got: dict, python: np.ndarray) -> dict:
 
 def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
     runtime = APP_RUNTIMES[target.runtime]
-    command = consumer_command(runtime, workdir)
+    lib = check_provisioned(runtime)
     records = {}
     for job in spec["jobs"]:
         if job["format"] not in runtime.formats:
@@ -163,7 +170,8 @@ def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
         e2e = is_e2e(job["model"])
         files, x = clip_files(job["inputs"], target.clips, e2e, int(meta["features"]["sample_rate"]), workdir)
         try:
-            got = run_consumer(command, job, meta, files, spec)
+            got = run_consumer(consumer_command(runtime, Path(job["artefact"]).parent, lib, workdir), job, meta, files,
+                               spec)
         except (RuntimeError, subprocess.TimeoutExpired) as err:
             records[job["id"]] = {"status": "failed", "reason": f"{runtime.name}: {err}"}
             info(f"benchmark@{name}-{spec['level']}: {job['id']}: failed: {err}")
