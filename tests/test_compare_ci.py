@@ -86,3 +86,17 @@ def test_cli(tmp_path):
     assert proc.returncode == 0 and proc.stderr == ""  # no runpy warning: pipeline.compare does not import ci
     assert short.read_text(encoding="utf-8") == truncate(text, 120)
     assert subprocess.run([*cli, "truncate", str(report)], cwd=ROOT, capture_output=True).returncode == 2
+
+
+def test_the_ci_profile_applies_to_the_shipped_params(tmp_path):
+    """A pull request's CI builds params.yaml with params.ci.yaml merged onto it: the result must be valid
+    params (a target the profile removes takes its ship entry with it), or every PR's comparison fails."""
+    params = tmp_path / "params.yaml"
+    params.write_text((ROOT / "params.yaml").read_text())
+    summary = tmp_path / "summary.json"
+    proc = subprocess.run([sys.executable, "scripts/apply_profile.py", "params.ci.yaml", str(params), "--summary",
+                           str(summary)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    applied = json.loads(summary.read_text())["applied"]
+    for removed in ("cortex-a72", "cortex-m7", "remote", "chromium-onnxruntime-web"):
+        assert applied[f"ship.{removed}"][1] == "(removed)", removed

@@ -62,4 +62,5 @@ def check(runtime: str, data: bytes) -> dict:
     try:
         return CHECKERS[runtime](data)
     except Exception as err:  # noqa: BLE001 - a checker's failure is a note on the bundle, never a lost variant
-        return {"checked_by": None, "accelerators": {}, "note": f"the checker raised {type(err).__name__}: {err}"[:300]}
+        said = " ".join(str(err).split())  # onnx's messages span lines
+        return {"checked_by": None, "accelerators": {}, "note": f"the checker raised {type(err).__name__}: {said}"[:300]}

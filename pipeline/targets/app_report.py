@@ -92,9 +92,9 @@ def accelerator_cell(a: dict | None) -> str:
 
 def accelerator_section(metrics: dict) -> Section:
     rows = [{"variant": vid, **{ep: accelerator_cell(m["mobile_accelerators"]["accelerators"].get(ep))
-                                for ep in ACCELERATORS}}
+                                for ep in ACCELERATORS}, "note": m["mobile_accelerators"].get("note", "")}
             for vid, m in tables.ordered(metrics) if m.get("status") == "ok" and "mobile_accelerators" in m]
-    columns = (_text("Variant", "variant"), *(_text(ep, ep) for ep in ACCELERATORS))
+    columns = (_text("Variant", "variant"), *(_text(ep, ep) for ep in ACCELERATORS), _text("Note", "note"))
     return Section("Mobile accelerators", badge="static check", notes=(ACCELERATOR_NOTE,),
                    table=Table(tuple(rows), columns) if rows else None)
 

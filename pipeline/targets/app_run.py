@@ -13,6 +13,7 @@ import hashlib
 import os
 import platform
 import subprocess
+import tempfile
 import wave
 from functools import lru_cache
 from pathlib import Path
@@ -135,8 +136,11 @@ def python_probabilities(job: dict, meta: dict, x: np.ndarray, threads: int) -> 
 def run_consumer(command: list[str], job: dict, meta: dict, files: tuple[str, ...], spec: dict) -> dict:
     """The consumer's answers: version, load time, per-clip latency and probabilities; raises on its failure."""
     args = [*consumer_args(meta, job["artefact"], spec["warmup"], spec["threads"]), *files]
-    env = {**harness_env(spec["threads"]), "NODE_PATH": str(apps_modules())}
-    res = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
+    # A short TMPDIR of its own: Chromium's singleton socket lives under it, and a Unix socket's path must fit in
+    # 108 bytes (a stage's scratch folder in a deep checkout does not; Chromium then exits at start).
+    with tempfile.TemporaryDirectory(prefix="app-", dir="/tmp") as short:
+        env = {**harness_env(spec["threads"]), "NODE_PATH": str(apps_modules()), "TMPDIR": short}
+        res = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
     if res.returncode != 0:
         said = [line for line in res.stderr.splitlines() if line.strip() and not line.startswith("INFO: ")]
         raise RuntimeError(" ".join(said[-3:])[-1500:] or f"exit code {res.returncode}")
