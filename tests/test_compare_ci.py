@@ -98,5 +98,5 @@ def test_the_ci_profile_applies_to_the_shipped_params(tmp_path):
                            str(summary)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     applied = json.loads(summary.read_text())["applied"]
-    for removed in ("cortex-a72", "cortex-m7", "remote", "chromium-onnxruntime-web"):
+    for removed in ("cortex-a72", "cortex-m7", "remote", "node-onnxruntime", "chromium-onnxruntime-web", "c-tflite"):
         assert applied[f"ship.{removed}"][1] == "(removed)", removed

@@ -100,10 +100,13 @@ def test_models_saved_without_pickle(built_project: Path):
         assert [int(r["epoch"]) for r in history] == [1, 2]
 
 
+TARGETS = {"host", "cortex-a53", "cortex-m4", "node-onnxruntime", "chromium-onnxruntime-web", "c-tflite"}  # tiny.yaml
+
+
 def test_every_variant_built_or_explained(built_project: Path):
     metrics = json.loads((built_project / "reports/metrics.json").read_text())
     decisions = metrics.pop("ship")
-    assert set(decisions) == {"host", "cortex-a53", "cortex-m4"} and all(d["pick"] or d["why"] for d in decisions.values())
+    assert set(decisions) == TARGETS and all(d["pick"] or d["why"] for d in decisions.values())
     assert set(metrics) == {f"{m}.{f}.{q}" for m in MODELS for f in FORMATS for q in LEVELS}
     built = {vid for vid, m in metrics.items() if m["status"] == "ok"}
     assert built == EXPECTED_BUILT
@@ -173,7 +176,7 @@ def test_reports(built_project: Path):
     sizes = pio.read_csv(built_project / "reports/plots/size_accuracy.csv")
     assert {r["variant"] for r in sizes} == EXPECTED_BUILT
     summary = {p.stem: json.loads(p.read_text()) for p in (built_project / "reports/summary").glob("*.json")}
-    assert set(summary) == EXPECTED_BUILT | {"ship.host", "ship.cortex-a53", "ship.cortex-m4"}  # built ones only
+    assert set(summary) == EXPECTED_BUILT | {f"ship.{t}" for t in TARGETS}  # built ones only
     assert all(summary[vid]["accuracy"] == metrics[vid]["accuracy"] for vid in EXPECTED_BUILT)
 
 
@@ -197,7 +200,7 @@ def test_noop_repro_then_one_level_change_reruns_only_that_level(built_copy: Pat
     # convert@int8, then every target's benchmark stage, which measures the int8 cells and recalls the rest
     benchmarks = {s for s in run(["dvc", "stage", "list", "--name-only"], built_copy).stdout.split()
                   if s.startswith("benchmark")}
-    assert len(benchmarks) == 3  # host, a53, m4
+    assert len(benchmarks) == len(TARGETS)  # one per target
     params = yaml.safe_load((built_copy / "params.yaml").read_text())
     params["quantization"]["int8"]["calibration_samples"] = 8
     (built_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -207,7 +210,7 @@ def test_noop_repro_then_one_level_change_reruns_only_that_level(built_copy: Pat
     assert ran == {"check", "convert@int8", *benchmarks, "report"}
     levels = "|".join(params["quantization"])
     cells = re.findall(rf"benchmark@(.+?)-({levels}): (\d+) variants, (\d+) from the measurement cache", res.stderr)
-    assert len(cells) == 3 * len(params["quantization"]), cells
+    assert len(cells) == len(TARGETS) * len(params["quantization"]), cells
     assert all(n == cached for _, level, n, cached in cells if level != "int8"), cells  # recalled, not measured
     assert sum(int(n) - int(c) for _, level, n, c in cells if level == "int8") > 0, cells  # the changed cells
 
