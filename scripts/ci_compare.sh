@@ -40,6 +40,7 @@
 #   SKIP_SETUP=1    do not run `make setup` (it is skipped anyway when there is no Makefile)
 #   KEEP_WORK=1     keep the worktrees (and their registration) for inspection
 #   PIPELINE_ARM_CACHE  the emulated-ARM cache; default: .cache/arm of this checkout
+#   PIPELINE_MEASUREMENT_CACHE  measurements by content, shared by both sides; default: .cache/measurements here
 #   PR_NUMBER     pull request to comment on
 #   GH_TOKEN / GITHUB_TOKEN   token for gh
 set -euo pipefail
@@ -93,6 +94,9 @@ fi
 [ -x "$ROOT/.venv/bin/python" ] && export PATH="$ROOT/.venv/bin:$PATH"   # dvc.yaml runs `python`
 command -v dvc >/dev/null || { log "ERROR: dvc not found (run make setup)"; exit 2; }
 export PIPELINE_ARM_CACHE=${PIPELINE_ARM_CACHE:-$ROOT/.cache/arm}
+# One measurement cache for both sides (keyed by content: artefact bytes, code, params, tools, CPU), so
+# a variant the PR leaves unchanged is measured once and both sides report the same figure for it.
+export PIPELINE_MEASUREMENT_CACHE=${PIPELINE_MEASUREMENT_CACHE:-$ROOT/.cache/measurements}
 export DVC_NO_ANALYTICS=1
 CACHE_DIR=$(dvc cache dir)
 

@@ -4,16 +4,15 @@
 // Prints JSON: for the file and for the microphone, the state, the labels shown (server, browser) and the status.
 'use strict';
 const { chromium } = require('playwright-core');
+const { launchOptions } = require('../pipeline/targets/app_js/consume_onnx_web.js');  // Chromium and its flags
 
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-               '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
-               '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'];
+const FAKE_MIC = ['--autoplay-policy=no-user-gesture-required', '--use-fake-ui-for-media-stream',
+                  '--use-fake-device-for-media-stream'];
 const SETTLED = () => ['done', 'error'].includes(document.body.dataset.state);
 
 async function main() {
   const [url, wav, screenshot] = process.argv.slice(2);
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-                                          args: [...FLAGS, `--use-file-for-fake-audio-capture=${wav}`] });
+  const browser = await chromium.launch(launchOptions([...FAKE_MIC, `--use-file-for-fake-audio-capture=${wav}`]));
   try {
     const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
     const errors = [];

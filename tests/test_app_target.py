@@ -151,3 +151,32 @@ def test_every_bundle_of_the_task_has_one_io_contract(built_project: Path):
             f"probabilities" in readme, m["variant"]
         seen += 1
     assert seen >= 40
+
+
+@pytest.mark.parametrize("target, vid", [("node-onnxruntime", "keras_e2e.onnx.fp32"),
+                                         ("chromium-onnxruntime-web", "keras_e2e.onnx.fp32"),
+                                         ("c-tflite", "keras_e2e.tflite.fp32")])
+def test_bad_audio_is_a_clear_error_in_each_consumer(built_project: Path, tmp_path: Path, monkeypatch, target: str,
+                                                     vid: str):
+    """What an app feeds by mistake: a WAV cut short (its header promises more samples) and one at another rate.
+    Each consumer refuses it in its own language, naming the file and what was wrong, with a non-zero exit."""
+    from pipeline.targets.app import consumer_args
+
+    monkeypatch.setenv(APPS_CACHE_ENV, str(APPS))
+    runtime = APP_RUNTIMES[RUNTIME_OF[target]]
+    bundle = built_project / "models/variants/fp32" / vid
+    meta = json.loads((bundle / f"{vid}.json").read_text())
+    command = app_run.consumer_command(runtime, bundle, app_run.check_provisioned(runtime), tmp_path)
+    clip = app_run.pcm16(0.1 * np.sin(np.linspace(0, 2000, 16000)))
+    app_run.write_wav(tmp_path / "at_8k.wav", clip, 8000)
+    app_run.write_wav(tmp_path / "cut.wav", clip, 16000)
+    whole = (tmp_path / "cut.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(whole[:len(whole) // 2])
+    for name, words in (("at_8k.wav", "at_8k.wav is sampled at 8000 Hz; the model takes 16000 Hz"),
+                        ("cut.wav", "truncated WAV")):
+        env = {**app_run.harness_env(1), "NODE_PATH": str(APPS / "node_modules"), "TMPDIR": "/tmp"}
+        res = subprocess.run([*command, *consumer_args(meta, str(bundle / meta["file"]), 1, 1), str(tmp_path / name)],
+                             capture_output=True, text=True, env=env, timeout=300)
+        assert res.returncode != 0 and words in res.stderr and name in res.stderr, (name, res.stderr[-800:])
+        said = [line for line in res.stderr.splitlines() if line.strip() and not line.startswith("INFO: ")]
+        assert len(said) == 1, said  # one line that says it, no stack trace

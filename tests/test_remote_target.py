@@ -16,8 +16,9 @@ from conftest import run
 
 pytestmark = pytest.mark.e2e
 
-REMOTE = {"rates": [20.0, 100.0], "requests": 20, "concurrency": 1}
-NETWORK = {"rtt_ms": 50.0, "budget_ms": 50.0}
+REMOTE = {"rates": [20.0, 100.0], "requests": 20, "concurrency": 1, "saturation_clients": 4, "saturation_requests": 40,
+          "max_batch": 4, "max_wait_ms": 1.0}
+NETWORK = {"rtt_ms": 50.0, "budget_ms": 50.0, "memory_budget_mb": 100.0}
 
 
 def test_every_end_to_end_variant_is_load_tested_without_loss(built_copy: Path):
@@ -52,6 +53,17 @@ def test_every_end_to_end_variant_is_load_tested_without_loss(built_copy: Path):
             assert 0 < x["p50_ms"] <= x["p90_ms"] <= x["p99_ms"] and x["server_cpu_ms_per_request"] > 0
         assert r["rtt_us"] == 50_000 and r["remote_cost_us"] == pytest.approx(r["loopback_p99_us"] + 50_000, abs=1e-3)
         assert r["loopback_p99_us"] == pytest.approx(r["rates"][0]["p99_ms"] * 1e3, abs=1e-3)
+        u, b = r["saturation"], r["saturation_batched"]
+        assert (u["ok"], u["errors"]) == (40, 0) and u["throughput_rps"] > 0 and 0 < u["inference_ms_per_request"]
+        assert u["inference_ms_per_request"] < u["p50_ms"] and u["server_cpu_ms_per_request"] > 0, (vid, u)
+        if m["format"] == "onnx" and m["model"].removesuffix("_e2e") in params["sklearn"]:  # skl2onnx's take a batch
+            assert b["takes_batch"] and (b["ok"], b["errors"]) == (40, 0) and b["windows"] == 40, (vid, b)
+            assert r["batching_speedup"] == pytest.approx(b["throughput_rps"] / u["throughput_rps"], abs=1e-3)
+        else:
+            assert b["status"] == "not_applicable" and "fixed batch of 1" in b["reason"], (vid, b)
+        # one recording and digital silence, ten requests each: each missed once, then answered from the cache
+        assert (r["answer_cache"]["hits"], r["answer_cache"]["misses"], r["answer_cache"]["hit_rate"]) == (18, 2, 0.9)
+        assert 20 < r["server_peak_rss_mb"] and r["memory_within_budget"] == (r["server_peak_rss_mb"] <= 100.0)
     bench = json.loads((project / "reports/bench/remote/fp32.json").read_text())
     assert not [vid for vid, e in bench.items() if {"rtt_us", "remote_cost_us", "budget_ms"} & set(e)]  # measured only
     assert served >= 9  # keras_e2e in both formats at both levels, every <sk>_e2e at fp32, mlp_e2e at int8
@@ -60,6 +72,7 @@ def test_every_end_to_end_variant_is_load_tested_without_loss(built_copy: Path):
     md = (project / "reports/report.md").read_text()
     assert "## Remote vs on-device: remote" in md and "The served pick against each device (remote)" in md
     assert "(modelled, not measured)" in md
+    assert "### Serving throughput, batching and the answer cache (remote)" in md and "fixed batch of 1" in md
 
     # What re-runs: editing the server, the http benchmarks alone; a nominal figure of a device, the report alone.
     assert stale(project) == set()

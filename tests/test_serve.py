@@ -226,3 +226,54 @@ def test_stalled_uploads_time_out_and_disconnects_are_one_line_each(built_projec
         err = server.stop()
     assert "Traceback" not in err and "Exception in ASGI" not in err, err[-3000:]
     assert err.count("disconnected during its upload") == 100, err[-3000:]
+
+
+def test_batched_answers_equal_one_by_one_and_the_cache_answers_repeats(built_project: Path):
+    """--max-batch gathers concurrent requests' windows into one call (skl2onnx's SVC graph takes a batch): every
+    answer equals classify's one-by-one answer. A repeated recording and digital silence come from the answer
+    cache (identical answers); `Cache-Control: no-cache` runs the model; a fixed-batch artefact says so."""
+    import asyncio
+
+    import httpx
+
+    from pipeline.runtime.classify import classify
+    from pipeline.targets.http_run import Server
+
+    bundle = built_project / "models/variants/fp32/svc_e2e.onnx.fp32"
+    clips = _audio(built_project, 12).reshape(12, -1)
+    expected = [classify(bundle, c, 16000)["hops"] for c in clips]
+    server = Server(bundle, 1, 1, "--max-batch", "4", "--max-wait-ms", "20")
+    try:
+        url = f"{server.url}/v1/classify"
+
+        async def all_at_once(headers: dict) -> list[dict]:
+            async with httpx.AsyncClient(timeout=60) as c:
+                answers = await asyncio.gather(*(c.post(url, content=_wav(x, 16000), headers=headers) for x in clips))
+            return [a.json()["hops"] for a in answers]
+
+        fresh = {"Content-Type": "audio/wav", "Cache-Control": "no-cache"}
+        for got, want in zip(asyncio.run(all_at_once(fresh)), expected):
+            assert [h["scores"] for h in got] == [h["scores"] for h in want]
+        stats = server.stats()
+        assert stats["batching"]["takes_batch"] and stats["batching"]["windows"] == 12
+        assert stats["batching"]["calls"] < 12, stats  # at least one call ran more than one window
+        assert stats["cache"]["hits"] == stats["cache"]["misses"] == 0  # no-cache: the model ran every time
+
+        silence = np.zeros(16000, np.float32)
+        plain = {"Content-Type": "audio/wav"}
+        answers = [httpx.post(url, content=_wav(x, 16000), headers=plain, timeout=60).json()
+                   for x in (clips[0], clips[0], silence, silence)]
+        assert [h["scores"] for h in answers[0]["hops"]] == [h["scores"] for h in answers[1]["hops"]]
+        assert answers[2]["scores"] == answers[3]["scores"]
+        assert [h["scores"] for h in answers[0]["hops"]] == [h["scores"] for h in expected[0]]
+        cache = server.stats()["cache"]
+        assert (cache["hits"], cache["misses"], cache["entries"]) == (2, 2, 2), cache
+    finally:
+        server.stop()
+
+    fixed = Server(_bundle(built_project), 1, 1, "--max-batch", "4")
+    try:
+        assert fixed.stats()["batching"]["takes_batch"] is False
+    finally:
+        fixed.stop()
+    assert "takes one window per call (its input's batch dimension is fixed at 1)" in fixed.proc.stderr.read()

@@ -18,6 +18,7 @@ TFLITE_TOOL = "tf.lite.experimental.Analyzer.analyze(gpu_compatibility=True)"
 def onnx_accelerators(data: bytes) -> dict:
     """NNAPI and CoreML (ML Program) partitioning of the graph after onnxruntime's basic optimisation, as the
     checker does it."""
+    import onnx
     import onnxruntime as ort
     from onnxruntime.tools.mobile_helpers import usability_checker as uc
 
@@ -25,7 +26,9 @@ def onnx_accelerators(data: bytes) -> dict:
         src, optimized = Path(tmp) / "model.onnx", Path(tmp) / "optimized.onnx"
         src.write_bytes(data)
         uc.optimize_model(src, optimized)
-        model = uc.ModelProtoWithShapeInfo(optimized).model_with_shape_info
+        # what the checker's ModelProtoWithShapeInfo does for a model under 2 GB, without its destructor's noise
+        # on stderr when strict shape inference refuses the graph
+        model = onnx.shape_inference.infer_shapes(onnx.load(str(optimized)), strict_mode=True)
         found = {"NNAPI": uc.check_nnapi_partitions(model, True),
                  "CoreML": uc.check_coreml_partitions(model, True, "coreml_supported_mlprogram_ops.md")}
     return {"checked_by": f"{ONNX_TOOL} (onnxruntime {ort.__version__})", "accelerators": {

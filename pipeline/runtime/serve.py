@@ -1,16 +1,20 @@
 """Serve an end-to-end bundle over HTTP, the remote alternative to running it on the device:
 python -m pipeline serve BUNDLE_DIR [--host 127.0.0.1] [--port 8000] [--concurrency 2] [--resample]
                                     [--max-body-kb 4096] [--max-seconds 60] [--hop-ms 250] [--body-timeout-s 10]
+                                    [--max-batch 1] [--max-wait-ms 2] [--cache-mb 16] [--cache-ttl-s 300]
 
 Starlette on uvicorn. POST /v1/classify takes a WAV body (Content-Type audio/wav) or raw PCM
 (application/octet-stream with ?rate=16000&format=f32le|s16le[&channels=1]) and answers what `classify`
 prints with --json, plus the variant and the server-side time (server_ms). GET /v1/model: the sidecar.
-GET /healthz. GET /: a page to try the bundle from a browser (pipeline/runtime/page.py). Bad input is a 4xx with classify's message and the server keeps serving: 400 not audio or a bad
+GET /healthz. GET /v1/stats: batching and answer-cache counters. GET /: a page to try the bundle from a browser (pipeline/runtime/page.py). Bad input is a 4xx with classify's message and the server keeps serving: 400 not audio or a bad
 query, 408 a body not received within --body-timeout-s, 413 too large a body or too long a recording (judged
 from the header, before decoding: a small compressed body cannot expand into hours of samples), 415 another
 content type, 422 audio that does not fit the bundle (another rate without --resample, NaN, samples outside
 [-1, 1]). Decoding runs off the event loop; a client that disconnects mid-upload is one line on stderr. At most --concurrency inferences
-run at once (one loaded runtime each; the rest wait); SIGINT or SIGTERM stops accepting and finishes the
+run at once (one loaded runtime each; the rest wait). --max-batch N gathers the windows of concurrent requests
+into one call of up to N where the artefact takes a batch dimension (pipeline/runtime/batching.py; answers equal
+one-by-one); answers are cached by the window's content (LRU within --cache-mb, each for --cache-ttl-s; 0 MB: no
+cache; a request with `Cache-Control: no-cache` skips it). SIGINT or SIGTERM stops accepting and finishes the
 requests in flight. Prints `listening on http://HOST:PORT` once it accepts (--port 0: a free port).
 """
 
@@ -26,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.runtime.batching import AnswerCache, Batcher, takes_batch
 from pipeline.runtime.classify import DEFAULT_HOP_MS, ClipError, classify
 from pipeline.runtime.bundle import BundleError, open_bundle
 from pipeline.runtime.stream import RESAMPLE_HINT, load_runner, require_raw_audio
@@ -96,7 +101,8 @@ def decode(body: bytes, content_type: str, query,
 
 
 def create_app(folder: Path, concurrency: int = 2, max_body_bytes: int = 4 << 20, max_seconds: float = 60.0,
-               resample: bool = False, hop_s: float = DEFAULT_HOP_MS / 1e3, body_timeout_s: float = BODY_TIMEOUT_S):
+               resample: bool = False, hop_s: float = DEFAULT_HOP_MS / 1e3, body_timeout_s: float = BODY_TIMEOUT_S,
+               max_batch: int = 1, max_wait_s: float = 0.002, cache_bytes: int = 16 << 20, cache_ttl_s: float = 300.0):
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import ClientDisconnect
@@ -105,10 +111,33 @@ def create_app(folder: Path, concurrency: int = 2, max_body_bytes: int = 4 << 20
 
     bundle = open_bundle(folder)
     require_raw_audio(bundle)
+    loaded = [load_runner(bundle)[:2] for _ in range(concurrency)]  # one runtime per inference at once
+    runs_bundle, window = loaded[0][1], int(bundle.meta["input"]["shape"][-1])
+    batchable = takes_batch(loaded[0][0], window)
+    batcher = Batcher([run for run, _ in loaded], max_batch, max_wait_s) if max_batch > 1 and batchable else None
+    if max_batch > 1 and not batchable:
+        print(f"serve: {runs_bundle.variant} takes one window per call (its input's batch dimension is fixed at 1): "
+              f"--max-batch {max_batch} has no effect", file=sys.stderr, flush=True)
     runners: asyncio.Queue = asyncio.Queue()
-    for _ in range(concurrency):  # one loaded runtime per concurrent inference: interpreters are not shared
-        run, runs, _notes = load_runner(bundle)
-        runners.put_nowait((run, runs))
+    for runner in loaded:
+        runners.put_nowait(runner)
+    cache = AnswerCache(cache_bytes, cache_ttl_s) if cache_bytes > 0 else None
+
+    def cached(run, request):
+        if cache is None or "no-cache" in request.headers.get("cache-control", "").lower():
+            return run
+        return lambda x: cache.answer(x, run)
+
+    async def infer(request, samples: np.ndarray, rate: int) -> dict:
+        if batcher is not None:  # concurrent requests meet in the batcher, not in the runners' queue
+            return await run_in_threadpool(classify, bundle, samples, rate, resample, hop_s,
+                                           runner=(cached(batcher, request), runs_bundle))
+        run, runs = await runners.get()
+        try:
+            return await run_in_threadpool(classify, bundle, samples, rate, resample, hop_s,
+                                           runner=(cached(run, request), runs))
+        finally:
+            runners.put_nowait((run, runs))
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message, "status": status}, status_code=status)
@@ -139,11 +168,7 @@ def create_app(folder: Path, concurrency: int = 2, max_body_bytes: int = 4 << 20
             body = await read_body(request)
             samples, rate, notes = await run_in_threadpool(decode, body, request.headers.get("content-type", ""),
                                                            request.query_params, max_seconds)
-            runner = await runners.get()
-            try:
-                result = await run_in_threadpool(classify, bundle, samples, rate, resample, hop_s, runner=runner)
-            finally:
-                runners.put_nowait(runner)
+            result = await infer(request, samples, rate)
         except ClientDisconnect:  # nobody to answer: one line, counted, no traceback
             disconnects[0] += 1
             print(f"serve: a client disconnected during its upload ({disconnects[0]} so far)", file=sys.stderr,
@@ -164,11 +189,18 @@ def create_app(folder: Path, concurrency: int = 2, max_body_bytes: int = 4 << 20
     async def health_route(request):
         return JSONResponse({"status": "ok", "variant": bundle.variant})
 
+    async def stats_route(request):
+        return JSONResponse({"variant": runs_bundle.variant, "concurrency": concurrency, "batching": {
+            "max_batch": max_batch, "max_wait_ms": max_wait_s * 1e3, "takes_batch": batchable,
+            **(batcher.stats() if batcher else {"active": False})},
+            "cache": cache.stats() if cache else None})
+
     from pipeline.runtime.page import routes as page_routes
 
     return Starlette(routes=[Route("/v1/classify", classify_route, methods=["POST"]),
                              Route("/v1/model", model_route, methods=["GET"]),
-                             Route("/healthz", health_route, methods=["GET"]), *page_routes(bundle)])
+                             Route("/healthz", health_route, methods=["GET"]),
+                             Route("/v1/stats", stats_route, methods=["GET"]), *page_routes(bundle)])
 
 
 def main(argv: list[str]) -> int:
@@ -182,14 +214,20 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--hop-ms", type=float, default=DEFAULT_HOP_MS)
     ap.add_argument("--resample", action="store_true", help="accept other rates, resampled with soxr")
     ap.add_argument("--body-timeout-s", type=float, default=BODY_TIMEOUT_S, help="time to receive a whole body")
+    ap.add_argument("--max-batch", type=int, default=1, help="windows per call, gathered from concurrent requests")
+    ap.add_argument("--max-wait-ms", type=float, default=2.0, help="longest wait for a batch to fill")
+    ap.add_argument("--cache-mb", type=float, default=16.0, help="answer cache's memory bound (0: no cache)")
+    ap.add_argument("--cache-ttl-s", type=float, default=300.0, help="how long a cached answer is kept")
     args = ap.parse_args(argv)
-    if args.concurrency < 1 or args.max_body_kb < 1 or args.max_seconds <= 0 or args.body_timeout_s <= 0:
-        print("error: --concurrency and --max-body-kb must be at least 1, --max-seconds and --body-timeout-s "
-              "above 0", file=sys.stderr)
+    if (args.concurrency < 1 or args.max_body_kb < 1 or args.max_batch < 1 or args.max_seconds <= 0
+            or args.body_timeout_s <= 0 or args.max_wait_ms < 0 or args.cache_mb < 0 or args.cache_ttl_s <= 0):
+        print("error: --concurrency, --max-body-kb and --max-batch must be at least 1, --max-seconds, "
+              "--body-timeout-s and --cache-ttl-s above 0, --max-wait-ms and --cache-mb not negative", file=sys.stderr)
         return 2
     try:
         app = create_app(args.bundle, args.concurrency, args.max_body_kb * 1024, args.max_seconds, args.resample,
-                         args.hop_ms / 1e3, args.body_timeout_s)
+                         args.hop_ms / 1e3, args.body_timeout_s, args.max_batch, args.max_wait_ms / 1e3,
+                         int(args.cache_mb * (1 << 20)), args.cache_ttl_s)
     except BundleError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -63,7 +63,8 @@ def consumer_args(meta: dict, model: str, warmup: int = 3, threads: int = 1) -> 
     """The consumers' arguments for one bundle, from its sidecar, up to the input files."""
     def quant(t: dict) -> list[str]:
         return [repr(t["scale"] or 0.0), str(t["zero_point"] or 0)]
-    return [model, ",".join(map(str, meta["input"]["shape"])), meta["output"]["name"], *quant(meta["input"]),
+    return [model, ",".join(map(str, meta["input"]["shape"])), str(meta["features"]["sample_rate"]),
+            meta["output"]["name"], *quant(meta["input"]),
             *quant(meta["output"]), str(warmup), str(threads)]
 
 

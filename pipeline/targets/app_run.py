@@ -9,7 +9,9 @@ of one call per clip after warm-up, and the load time. A format the runtime does
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import platform
 import subprocess
@@ -33,8 +35,6 @@ TIMEOUT_S = 1800
 
 
 def _package_version(package: str) -> str:
-    import json
-
     meta = apps_modules() / package / "package.json"
     if not meta.is_file():
         raise TargetUnavailable(f"the npm package {package} is not provisioned ({meta} is missing); {PROVISION}")
@@ -133,14 +133,18 @@ def python_probabilities(job: dict, meta: dict, x: np.ndarray, threads: int) -> 
     return o["scale"] * (out - o["zero_point"]) if o["scale"] else out
 
 
-def run_consumer(command: list[str], job: dict, meta: dict, files: tuple[str, ...], spec: dict) -> dict:
+@contextlib.contextmanager
+def consumer_env(threads: int):
+    """The consumers' environment: a short TMPDIR of its own (Chromium's singleton socket lives under it, and a
+    Unix socket's path must fit in 108 bytes: a stage's scratch folder in a deep checkout does not)."""
+    with tempfile.TemporaryDirectory(prefix="app-", dir="/tmp") as short:
+        yield {**harness_env(threads), "NODE_PATH": str(apps_modules()), "TMPDIR": short}
+
+
+def run_consumer(command: list[str], job: dict, meta: dict, files: tuple[str, ...], spec: dict, env: dict) -> dict:
     """The consumer's answers: version, load time, per-clip latency and probabilities; raises on its failure."""
     args = [*consumer_args(meta, job["artefact"], spec["warmup"], spec["threads"]), *files]
-    # A short TMPDIR of its own: Chromium's singleton socket lives under it, and a Unix socket's path must fit in
-    # 108 bytes (a stage's scratch folder in a deep checkout does not; Chromium then exits at start).
-    with tempfile.TemporaryDirectory(prefix="app-", dir="/tmp") as short:
-        env = {**harness_env(spec["threads"]), "NODE_PATH": str(apps_modules()), "TMPDIR": short}
-        res = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
+    res = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
     if res.returncode != 0:
         said = [line for line in res.stderr.splitlines() if line.strip() and not line.startswith("INFO: ")]
         raise RuntimeError(" ".join(said[-3:])[-1500:] or f"exit code {res.returncode}")
@@ -164,6 +168,12 @@ def entry(runtime: AppRuntime, got: dict, python: np.ndarray) -> dict:
 def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
     runtime = APP_RUNTIMES[target.runtime]
     lib = check_provisioned(runtime)
+    with consumer_env(spec["threads"]) as env:
+        return _measure_each(name, target, spec, workdir, runtime, lib, env)
+
+
+def _measure_each(name: str, target, spec: dict, workdir: Path, runtime: AppRuntime, lib: Path | None,
+                  env: dict) -> dict[str, dict]:
     records = {}
     for job in spec["jobs"]:
         if job["format"] not in runtime.formats:
@@ -175,7 +185,7 @@ def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
         files, x = clip_files(job["inputs"], target.clips, e2e, int(meta["features"]["sample_rate"]), workdir)
         try:
             got = run_consumer(consumer_command(runtime, Path(job["artefact"]).parent, lib, workdir), job, meta, files,
-                               spec)
+                               spec, env)
         except (RuntimeError, subprocess.TimeoutExpired) as err:
             records[job["id"]] = {"status": "failed", "reason": f"{runtime.name}: {err}"}
             info(f"benchmark@{name}-{spec['level']}: {job['id']}: failed: {err}")

@@ -13,6 +13,10 @@ class Target(Strict):
     rates: list[PositiveFloat]      # offered requests per second, one open-loop run each
     requests: PositiveInt           # arrivals per rate
     concurrency: PositiveInt        # inferences the server runs at once
+    saturation_clients: PositiveInt   # requests kept in flight by the closed-loop saturation run
+    saturation_requests: PositiveInt  # answers it waits for (once without batching, once with)
+    max_batch: PositiveInt          # the batched server's --max-batch (where the artefact takes a batch)
+    max_wait_ms: NonNegativeFloat   # and its --max-wait-ms
 
     @field_validator("rates")
     @classmethod
@@ -28,3 +32,4 @@ class Target(Strict):
 class Device(Strict):
     rtt_ms: NonNegativeFloat        # the modelled network round trip added for the comparison (not measured)
     budget_ms: PositiveFloat        # the per-request budget the loopback p99 is held to
+    memory_budget_mb: PositiveFloat  # the serving process's resident memory budget (peak RSS is measured)

@@ -1,6 +1,7 @@
-"""An open-loop load generator (httpx on asyncio): requests leave on a fixed schedule whatever the answers,
+"""Load generators (httpx on asyncio). open_loop: requests leave on a fixed schedule whatever the answers,
 and each latency is timed from the request's intended send time, so queueing in the server (or in the
-client's connection pool) counts. A closed loop (one request after another) would hide it.
+client's connection pool) counts (a closed loop would hide it). saturate: a closed loop on purpose, to find the
+throughput the server sustains with a fixed number of requests in flight.
 
 Every `bad_every`-th request carries a payload that must be refused with a 4xx; the others must be answered
 2xx with the expected label. Anything else (a 5xx, a wrong answer, a transport error, a timeout) is an error;
@@ -77,3 +78,40 @@ def open_loop(url: str, rate: float, requests: int, good: Payload, bad: Payload,
               timeout_s: float = 30.0) -> dict:
     """One offered rate: `requests` arrivals at `rate` per second; p50/p90/p99 of the good answers."""
     return asyncio.run(_run(url, rate, requests, good, bad, bad_every, timeout_s))
+
+
+async def _closed(url: str, clients: int, requests: int, body: bytes, headers: dict, timeout_s: float) -> dict:
+    import httpx
+
+    sent, latencies, inference_ms, errors = [0], [], [], []
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=timeout_s, limits=limits) as client:
+        async def worker() -> None:
+            while sent[0] < requests:
+                sent[0] += 1
+                t0 = time.perf_counter()
+                try:
+                    res = await client.post(url, content=body, headers=headers)
+                except httpx.HTTPError as err:
+                    errors.append(type(err).__name__)
+                    continue
+                if res.status_code != 200:
+                    errors.append(f"HTTP {res.status_code}")
+                    continue
+                latencies.append((time.perf_counter() - t0) * 1e3)
+                inference_ms.append(sum(h["latency_ms"] for h in res.json()["hops"]))
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - start
+    return {"clients": clients, "requests": requests, "ok": len(latencies), "errors": len(errors),
+            "first_error": errors[0] if errors else None, "elapsed_s": round(elapsed, 3),
+            "throughput_rps": round(len(latencies) / elapsed, 1),
+            "inference_ms_per_request": round(float(np.mean(inference_ms)), 3) if inference_ms else None,
+            **_percentiles(latencies)}
+
+
+def saturate(url: str, clients: int, requests: int, body: bytes, headers: dict, timeout_s: float = 30.0) -> dict:
+    """Closed loop: `clients` requests always in flight until `requests` are answered; the throughput the server
+    sustains (requests per second), the latency it costs, and how much of a request the model's calls take."""
+    return asyncio.run(_closed(url, clients, requests, body, headers, timeout_s))

@@ -1,9 +1,10 @@
 /* A bundle's .tflite run the way an app runs it, on the TFLite C API (c_api.h), no Python anywhere.
  *
- *   tflite_consumer MODEL INPUT_SHAPE OUTPUT_NAME IN_SCALE IN_ZERO_POINT OUT_SCALE OUT_ZERO_POINT WARMUP THREADS FILE...
+ *   tflite_consumer MODEL INPUT_SHAPE SAMPLE_RATE OUTPUT_NAME IN_SCALE IN_ZERO_POINT OUT_SCALE OUT_ZERO_POINT WARMUP THREADS FILE...
  *
- * MODEL is the bundle's .tflite; INPUT_SHAPE (as 1,16000), OUTPUT_NAME, the scales and zero points come from its
- * sidecar (a scale of 0: the tensor is float). Each FILE is a 16-bit PCM mono WAV (decoded here, scaled by 1/32768 to [-1, 1]) for
+ * MODEL is the bundle's .tflite; INPUT_SHAPE (as 1,16000), SAMPLE_RATE, OUTPUT_NAME, the scales and zero points come
+ * from its sidecar (a scale of 0: the tensor is float). Each FILE is a 16-bit PCM mono WAV at SAMPLE_RATE (decoded
+ * here, scaled by 1/32768 to [-1, 1]; refused with the reason when it is not that or shorter than its header says) for
  * an end-to-end model, or raw little-endian float32 MFCCs (.f32) for a feature-input one; a quantized input is
  * quantized here, a quantized output dequantized here. Prints `version V`, `load_us N`, then per FILE one line:
  * `latency_us p0 p1 ...`. The XNNPACK delegate is in the library but not in its headers: declared below. */
@@ -39,8 +40,8 @@ static void fail(const char *what, const char *detail) {
 
 static uint32_t le32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 
-/* Samples of a 16-bit PCM mono WAV as floats in [-1, 1]: the RIFF chunks walked, `fmt ` checked. */
-static size_t read_wav(const char *path, float *out, size_t n) {
+/* Samples of a 16-bit PCM mono WAV as floats in [-1, 1]: the RIFF chunks walked, `fmt ` and its rate checked. */
+static size_t read_wav(const char *path, float *out, size_t n, uint32_t rate) {
   FILE *f = fopen(path, "rb");
   if (!f) fail("cannot open", path);
   unsigned char head[12], chunk[8], fmt[16];
@@ -52,13 +53,18 @@ static size_t read_wav(const char *path, float *out, size_t n) {
     if (!memcmp(chunk, "fmt ", 4)) {
       if (size < 16 || fread(fmt, 1, 16, f) != 16) fail("short fmt chunk", path);
       pcm16 = fmt[0] == 1 && fmt[1] == 0 && fmt[2] == 1 && fmt[14] == 16;  /* PCM, mono, 16 bits */
+      if (le32(fmt + 4) != rate) {
+        fprintf(stderr, "tflite_consumer: %s is sampled at %u Hz; the model takes %u Hz (resample it first)\n", path,
+                le32(fmt + 4), rate);
+        exit(1);
+      }
       fseek(f, size - 16 + (size & 1), SEEK_CUR);
     } else if (!memcmp(chunk, "data", 4)) {
       if (!pcm16) fail("not 16-bit PCM mono", path);
       size_t count = size / 2 < n ? size / 2 : n;
       for (size_t i = 0; i < count; i++) {
         unsigned char s[2];
-        if (fread(s, 1, 2, f) != 2) fail("short data chunk", path);
+        if (fread(s, 1, 2, f) != 2) fail("truncated WAV (fewer samples than its data chunk declares)", path);
         out[i] = (int16_t)(s[0] | s[1] << 8) / 32768.0f;
       }
       fclose(f);
@@ -104,11 +110,14 @@ static float output_value(const TfLiteTensor *t, size_t i, float scale, int zero
 }
 
 int main(int argc, char **argv) {
-  if (argc < 11) fail("usage: MODEL INPUT_SHAPE OUTPUT_NAME IN_SCALE IN_ZP OUT_SCALE OUT_ZP WARMUP THREADS FILE...", NULL);
+  if (argc < 12)
+    fail("usage: MODEL INPUT_SHAPE SAMPLE_RATE OUTPUT_NAME IN_SCALE IN_ZP OUT_SCALE OUT_ZP WARMUP THREADS FILE...", NULL);
   size_t expected = 1;
   for (char *dim = strtok(argv[2], ","); dim; dim = strtok(NULL, ",")) expected *= strtoul(dim, NULL, 10);
-  float in_scale = strtof(argv[4], NULL), out_scale = strtof(argv[6], NULL);
-  int in_zp = atoi(argv[5]), out_zp = atoi(argv[7]), warmup = atoi(argv[8]), threads = atoi(argv[9]);
+  uint32_t rate = strtoul(argv[3], NULL, 10);
+  const char *output_name = argv[4];
+  float in_scale = strtof(argv[5], NULL), out_scale = strtof(argv[7], NULL);
+  int in_zp = atoi(argv[6]), out_zp = atoi(argv[8]), warmup = atoi(argv[9]), threads = atoi(argv[10]);
   printf("version %s\n", TfLiteVersion());
 
   double t0 = now_us();
@@ -133,19 +142,19 @@ int main(int argc, char **argv) {
   if (n != expected) fail("the input tensor's size is not the sidecar's shape", argv[2]);
   const TfLiteTensor *out = NULL;
   for (int i = 0; i < TfLiteInterpreterGetOutputTensorCount(it); i++)
-    if (!strcmp(TfLiteTensorName(TfLiteInterpreterGetOutputTensor(it, i)), argv[3]))
+    if (!strcmp(TfLiteTensorName(TfLiteInterpreterGetOutputTensor(it, i)), output_name))
       out = TfLiteInterpreterGetOutputTensor(it, i);
-  if (!out) fail("no output tensor named", argv[3]);
+  if (!out) fail("no output tensor named", output_name);
   size_t classes = TfLiteTensorDim(out, TfLiteTensorNumDims(out) - 1);
 
   float *x = calloc(n, sizeof(float));
-  for (int k = 10; k < argc; k++) {
+  for (int k = 11; k < argc; k++) {
     memset(x, 0, n * sizeof(float));  /* a short clip is zero-padded, as the pipeline fits clips */
     size_t len = strlen(argv[k]);
-    if (len > 4 && !strcmp(argv[k] + len - 4, ".wav")) read_wav(argv[k], x, n);
+    if (len > 4 && !strcmp(argv[k] + len - 4, ".wav")) read_wav(argv[k], x, n, rate);
     else if (read_f32(argv[k], x, n) != n) fail("wrong number of float32 values in", argv[k]);
     set_input(in, x, n, in_scale, in_zp);
-    for (int w = 0; w < (k == 10 ? warmup : 0); w++) TfLiteInterpreterInvoke(it);
+    for (int w = 0; w < (k == 11 ? warmup : 0); w++) TfLiteInterpreterInvoke(it);
     double start = now_us();
     if (TfLiteInterpreterInvoke(it) != kTfLiteOk) fail("Invoke failed on", argv[k]);
     printf("%.1f", now_us() - start);

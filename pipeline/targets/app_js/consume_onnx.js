@@ -1,5 +1,5 @@
 // A bundle's .onnx run the way a Node.js app runs it, on onnxruntime-node: no Python anywhere.
-//   node consume_onnx.js MODEL INPUT_SHAPE OUTPUT_NAME IN_SCALE IN_ZP OUT_SCALE OUT_ZP WARMUP THREADS FILE...
+//   node consume_onnx.js MODEL INPUT_SHAPE SAMPLE_RATE OUTPUT_NAME IN_SCALE IN_ZP OUT_SCALE OUT_ZP WARMUP THREADS FILE...
 // (the arguments and the output: onnx_consumer.js)
 'use strict';
 const fs = require('fs');

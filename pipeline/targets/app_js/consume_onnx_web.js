@@ -2,7 +2,7 @@
 // driven by playwright-core. The page gets the model, the clips, onnxruntime-web and onnx_consumer.js over
 // http://localhost:9/ (served from disk by the driver, cross-origin isolated for fine timers); nothing leaves
 // the machine.
-//   node consume_onnx_web.js MODEL INPUT_SHAPE OUTPUT_NAME IN_SCALE IN_ZP OUT_SCALE OUT_ZP WARMUP THREADS FILE...
+//   node consume_onnx_web.js MODEL INPUT_SHAPE SAMPLE_RATE OUTPUT_NAME IN_SCALE IN_ZP OUT_SCALE OUT_ZP WARMUP THREADS FILE...
 // (the arguments and the output: onnx_consumer.js)
 'use strict';
 const fs = require('fs');
@@ -21,13 +21,20 @@ const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/ja
 // the machine's closed network: no background connections, no first-run work
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
                '--disable-component-update', '--disable-sync'];
+const launchOptions = (extra = []) => ({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+                                         args: [...FLAGS, ...extra] });
 
 async function main() {
   const a = parseArgs(process.argv.slice(2));
   console.log(`version ${JSON.parse(fs.readFileSync(path.join(ORT_WEB, 'package.json'))).version}`);
   const served = { '/model.onnx': a.model, '/onnx_consumer.js': path.join(__dirname, 'onnx_consumer.js') };
-  const clips = a.files.map((f, i) => { const url = `/clips/${i}${path.extname(f)}`; served[url] = f; return url; });
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: FLAGS });
+  // each clip under its own name, so that the page's errors name the file
+  const clips = a.files.map((f, i) => {
+    const url = `/clips/${i}/${encodeURIComponent(path.basename(f))}`;
+    served[url] = f;
+    return url;
+  });
+  const browser = await chromium.launch(launchOptions());
   try {
     const page = await browser.newPage();
     await page.route(`${ORIGIN}/**`, (route) => {
@@ -52,7 +59,11 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`consume_onnx_web: ${(err.message || String(err)).split('\n')[0]}\n`);
-  process.exit(1);
-});
+module.exports = { launchOptions };
+if (require.main === module) {
+  main().catch((err) => {
+    const said = (err.message || String(err)).split('\n')[0].replace(/^page\.evaluate: (Error: )?/, '');
+    process.stderr.write(`consume_onnx_web: ${said}\n`);
+    process.exit(1);
+  });
+}

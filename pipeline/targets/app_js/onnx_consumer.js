@@ -2,10 +2,11 @@
 // scale and zero point, run the bundle with onnxruntime's JavaScript API. The same file runs in Node.js
 // (onnxruntime-node: consume_onnx.js) and in a browser page (onnxruntime-web: consume_onnx_web.js).
 //
-//   ... MODEL INPUT_SHAPE OUTPUT_NAME IN_SCALE IN_ZERO_POINT OUT_SCALE OUT_ZERO_POINT WARMUP THREADS FILE...
+//   ... MODEL INPUT_SHAPE SAMPLE_RATE OUTPUT_NAME IN_SCALE IN_ZERO_POINT OUT_SCALE OUT_ZERO_POINT WARMUP THREADS FILE...
 //
-// INPUT_SHAPE (as 1,16000), OUTPUT_NAME, the scales and zero points come from the bundle's sidecar (a scale of 0:
-// the tensor is float). Each FILE is a 16-bit PCM mono WAV (scaled by 1/32768 to [-1, 1]) for an end-to-end model,
+// INPUT_SHAPE (as 1,16000), SAMPLE_RATE, OUTPUT_NAME, the scales and zero points come from the bundle's sidecar (a
+// scale of 0: the tensor is float). Each FILE is a 16-bit PCM mono WAV at SAMPLE_RATE (scaled by 1/32768 to [-1, 1],
+// refused with the reason when it is not that, or shorter than its header says) for an end-to-end model,
 // or raw little-endian float32 MFCCs (.f32) for a feature-input one. Output: `version V`, `load_us N`, then per
 // FILE one line `latency_us p0 p1 ...`.
 (function (root, factory) {
@@ -15,15 +16,15 @@
   'use strict';
 
   function parseArgs(argv) {
-    const [model, shape, outputName, inScale, inZp, outScale, outZp, warmup, threads, ...files] = argv;
-    if (!files.length) throw new Error('usage: MODEL INPUT_SHAPE OUTPUT_NAME IN_SCALE IN_ZP OUT_SCALE OUT_ZP WARMUP THREADS FILE...');
-    return { model, shape: shape.split(',').map(Number), outputName, inScale: Number(inScale), inZp: Number(inZp),
+    const [model, shape, rate, outputName, inScale, inZp, outScale, outZp, warmup, threads, ...files] = argv;
+    if (!files.length) throw new Error('usage: MODEL INPUT_SHAPE SAMPLE_RATE OUTPUT_NAME IN_SCALE IN_ZP OUT_SCALE OUT_ZP WARMUP THREADS FILE...');
+    return { model, shape: shape.split(',').map(Number), rate: Number(rate), outputName, inScale: Number(inScale), inZp: Number(inZp),
              outScale: Number(outScale), outZp: Number(outZp), warmup: Number(warmup), threads: Number(threads), files };
   }
 
-  // Samples of a 16-bit PCM mono WAV as floats in [-1, 1]: the RIFF chunks walked, `fmt ` checked; zero-padded to
-  // n (undefined: every sample).
-  function decodeWav(bytes, n, name) {
+  // Samples of a 16-bit PCM mono WAV as floats in [-1, 1]: the RIFF chunks walked, `fmt ` checked (and its rate,
+  // when `rate` is given); zero-padded to n (undefined: every sample).
+  function decodeWav(bytes, n, name, rate) {
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const tag = (at) => String.fromCharCode(...bytes.subarray(at, at + 4));
     if (tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new Error(`not a RIFF/WAVE file: ${name}`);
@@ -31,9 +32,15 @@
     for (let at = 12; at + 8 <= bytes.length;) {
       const id = tag(at), size = v.getUint32(at + 4, true), body = at + 8;
       if (id === 'fmt ') {
+        if (size < 16 || body + 16 > bytes.length) throw new Error(`short fmt chunk: ${name}`);
         pcm16 = v.getUint16(body, true) === 1 && v.getUint16(body + 2, true) === 1 && v.getUint16(body + 14, true) === 16;
+        const got = v.getUint32(body + 4, true);
+        if (rate && got !== rate) throw new Error(`${name} is sampled at ${got} Hz; the model takes ${rate} Hz (resample it first)`);
       } else if (id === 'data') {
         if (!pcm16) throw new Error(`not 16-bit PCM mono: ${name}`);
+        if (body + size > bytes.length) {
+          throw new Error(`truncated WAV: ${name} declares ${size} bytes of samples and holds ${bytes.length - body}`);
+        }
         const x = new Float32Array(n === undefined ? Math.floor(size / 2) : n);
         for (let i = 0; i < Math.min(x.length, size / 2); i++) x[i] = v.getInt16(body + 2 * i, true) / 32768;
         return x;
@@ -70,7 +77,7 @@
     const input = session.inputNames[0];
     for (const [k, file] of a.files.entries()) {
       const bytes = await readFile(file);
-      const x = file.endsWith('.wav') ? decodeWav(bytes, n, file) : readF32(bytes, n, file);
+      const x = file.endsWith('.wav') ? decodeWav(bytes, n, file, a.rate) : readF32(bytes, n, file);
       const feeds = { [input]: inputTensor(ort, x, a.shape, a.inScale, a.inZp) };
       for (let w = 0; w < (k === 0 ? a.warmup : 0); w++) await session.run(feeds, [a.outputName]);
       const start = performance.now();
