@@ -13,8 +13,9 @@ from pathlib import Path
 
 from pipeline.compare.diff import Comparison, compare_metrics, diff_params
 from pipeline.compare.gates import GATES_FILE, load_gates
+from pipeline.compare.machines import MACHINE_FILE, machine_policy
 from pipeline.compare.render import render_markdown, verdict_line
-from pipeline.compare.revisions import METRICS_FILE, WORKSPACE, read_revision, revision_label
+from pipeline.compare.revisions import METRICS_FILE, WORKSPACE, read_optional_json, read_revision, revision_label
 from pipeline.errors import UsageError
 
 
@@ -55,13 +56,16 @@ def main(argv: list[str] | None = None) -> int:
         base_label, head_label = revision_label(args.base), revision_label(head_rev)
         base_metrics, base_params, base_notes = read_revision(args.base, args.metrics, "base")
         head_metrics, head_params, head_notes = read_revision(head_rev, args.metrics, "head")
-        cmp = compare_metrics(base_metrics, head_metrics, gates, allow_lost=args.allow_lost)
+        machine = str(Path(args.metrics).parent / MACHINE_FILE)
+        gated, machine_notes = machine_policy(read_optional_json(machine, args.base),
+                                              read_optional_json(machine, head_rev), base_params, head_params)
+        cmp = compare_metrics(base_metrics, head_metrics, gates, allow_lost=args.allow_lost, gated_models=gated)
     except UsageError as exc:
         print(f"compare: {exc}", file=sys.stderr)
         return exc.exit_code
 
     report = render_markdown(cmp, diff_params(base_params, head_params), base_label, head_label,
-                             base_notes + head_notes)
+                             machine_notes + base_notes + head_notes)
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

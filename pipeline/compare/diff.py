@@ -12,14 +12,15 @@ are the only fair view of latency across two runs), gated only where gates.yaml 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pipeline.compare.formatting import change, format_number
 from pipeline.compare.gates import TIME_METRIC, Gate, GatesFile
 from pipeline.report.tables import METRIC_FIELDS
-from pipeline.compare.metrics import (NOT_BUILT, OK, is_number, measured, numeric_fields, pick_changes, status_of,
-                                      targets_of, variants_of, within_run_ratios)
+from pipeline.compare.metrics import (NOT_BUILT, OK, identity, is_number, measured, numeric_fields, pick_changes,
+                                      status_of, targets_of, variants_of, within_run_ratios)
+from pipeline.variants import feature_input_model
 
 # Within-run ratios shown per variant and target whether or not gates.yaml gates them.
 SHOWN_RATIOS: tuple[str, ...] = ("latency_p50_us",)
@@ -165,14 +166,17 @@ def _ratio_specs(gates: GatesFile) -> list[_RatioSpec]:
 
 
 def compare_metrics(base_metrics: dict, head_metrics: dict, gates: GatesFile,
-                    allow_lost: bool = False) -> Comparison:
+                    allow_lost: bool = False, gated_models: set[str] | None = None) -> Comparison:
     """Everything the report says about two revisions' metrics, and every gate violation.
+
+    gated_models: when the two runs come from different kinds of machine, the models whose figures do not depend
+    on it (a variant of another model is shown, not gated); None: every variant is gated.
 
     Raises GatesError for a gate on a metric neither revision reports (GatesFile.check_metric_names).
     """
     base, head = variants_of(base_metrics), variants_of(head_metrics)
     gates.check_metric_names(numeric_fields(base, head) | METRIC_FIELDS)
-    builder = _Builder(gates, base, head)
+    builder = _Builder(gates, base, head, gated_models)
     for vid in _ordered_union(base, head):
         builder.lifecycle(vid, base.get(vid), head.get(vid), allow_lost)
         builder.variant_rows(vid, base.get(vid), head.get(vid))
@@ -185,8 +189,8 @@ class _Builder:
     """One compare_metrics call: the gates sorted by kind, both sides' ratios, the Comparison being
     filled, and what was seen on the way (for the warnings written at the end)."""
 
-    def __init__(self, gates: GatesFile, base: dict, head: dict):
-        self.gates, self.ref = gates, gates.reference_quantization
+    def __init__(self, gates: GatesFile, base: dict, head: dict, gated_models: set[str] | None = None):
+        self.gates, self.ref, self.gated_models = gates, gates.reference_quantization, gated_models
         self.value_gates = {s: {m: g for m, g in gates.gates.items() if g.scope == s and g.measure == "value"}
                             for s in ("variant", "targets")}
         self.ratio_specs = _ratio_specs(gates)
@@ -267,6 +271,9 @@ class _Builder:
             if spec.scope == "variant":
                 rows += self.ratio_row(vid, None, spec, both)
 
+        model = feature_input_model(identity(vid, h or b)[0])
+        if self.gated_models is not None and model not in self.gated_models:  # made on another kind of machine
+            rows = [replace(r, gate=None, verdict="none") for r in rows]
         self.out.rows[vid] = rows
         self.out.violations += [Violation(vid, r.label, _violation_line(vid, r))
                                 for r in rows if r.verdict in ("fail", "missing")]

@@ -39,6 +39,14 @@ def _read_json(path: str, rev: str | None) -> dict:
         raise CompareError(f"{path} is not valid JSON: {exc}") from None
 
 
+def read_optional_json(path: str, rev: str | None) -> dict | None:
+    """A Git-tracked JSON file at `rev`, or None when that revision does not have it (or it is not JSON)."""
+    try:
+        return _read_json(path, rev)
+    except (FileNotFoundError, CompareError):
+        return None
+
+
 def _params_show(rev: str | None) -> dict:
     import dvc.api
 
