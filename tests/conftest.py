@@ -22,10 +22,11 @@ COPIED = ["pipeline", "scripts", "native", "data/own_audio", "dvc.yaml", "params
           ".dvcignore", ".gitignore"]
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess:
+def run(cmd: list[str], cwd: Path, check: bool = True, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
            "PIPELINE_ARM_CACHE": str(ROOT / ".cache" / "arm"),  # provisioned once by `make arm`
-           "PIPELINE_APPS_CACHE": str(ROOT / ".cache" / "apps")}  # and `make apps`
+           "PIPELINE_APPS_CACHE": str(ROOT / ".cache" / "apps"),  # and `make apps`
+           **(env or {})}
     res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, **kw)
     if check and res.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}")

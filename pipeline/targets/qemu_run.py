@@ -5,19 +5,19 @@ only that variant's artefact and inputs under fixed names. Its instruction count
 the artefact, the inputs, the core and the pinned stack alone: not on which variants ran before
 it in the same process (heap history), nor on where the checkout lives (path lengths), nor on
 the host CPU it runs on (the guest shim fixes getcpu). That costs an emulated start-up (3-4 s) per
-variant, so variants run side by side, one emulator per host CPU the board has (`board_cpus()`).
+variant, so variants run side by side as Dask tasks (pipeline/executor.py): one single-threaded worker per
+CPU, one emulator each, on this machine or on a cluster.
 """
 
 from __future__ import annotations
 
 import json
-import queue
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
-from pipeline.log import info
+from pipeline import executor
 from pipeline.targets import qemu_user as qemu
 
 # Counted calls: one region per call on each of the first COUNT_INPUTS test clips; the figure is the
@@ -59,35 +59,27 @@ def tool_versions() -> dict[str, str]:
     return qemu.tool_versions()
 
 
+def timed_variant(target, settings: dict, job: dict) -> dict:
+    """One task: the variant measured by one emulator on the worker's CPUs, with the emulator's wall time."""
+    start = time.monotonic()
+    try:
+        record = run_variant(target, settings, job)
+    except qemu.GuestError as err:
+        raise qemu.GuestError(f"{job['id']} ({Path(job['artefact']).name}) on {target.cpu}: {err}", err.result) from None
+    record["emulation_s"] = round(time.monotonic() - start, 1)
+    return record
+
+
 def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
     """Per variant: the exact instruction count per inference and the harness record (QEMU wall time and
     the first clips' predictions, which the report compares with the host's)."""
     qemu.check_available()
+    executor.check_workers(qemu.check_available, f"benchmark@{name}")
     # Emulation is 20-100x slower: a few timed calls (QEMU wall time is not device time anyway).
     settings = {**spec, "warmup": min(spec["warmup"], 2), "runs": target.runs, "load_repeats": 1,
                 "count_inputs": COUNT_INPUTS}
-    free_cpus: queue.SimpleQueue[int] = queue.SimpleQueue()
-    cpus = qemu.board_cpus()
-    for cpu in cpus:
-        free_cpus.put(cpu)
-
-    def run_on_free_cpu(job: dict) -> dict:
-        host_cpu = free_cpus.get()
-        try:
-            start = time.monotonic()
-            record = run_variant(target, settings, job, host_cpu)
-        except qemu.GuestError as err:
-            raise qemu.GuestError(f"{job['id']} ({Path(job['artefact']).name}) on {target.cpu}: {err}",
-                                  err.result) from None
-        finally:
-            free_cpus.put(host_cpu)
-        info(f"{target.cpu}: {job['id']}: {record['instructions_per_inference']:,} instructions per inference "
-             f"({time.monotonic() - start:.1f} s under emulation, host CPU {host_cpu})")
-        return record
-
-    # Threads only wait on the emulator processes; each holds one host CPU while its guest runs.
-    with ThreadPoolExecutor(max_workers=len(cpus)) as pool:
-        records = dict(zip((job["id"] for job in spec["jobs"]), pool.map(run_on_free_cpu, spec["jobs"])))
+    jobs = spec["jobs"]
+    records = executor.map_tasks(partial(timed_variant, target, settings), jobs, [j["id"] for j in jobs],
+                                 f"benchmark@{name}-{spec['level']}")
     return {j["id"]: {"status": "ok", "model": j["model"], "instructions_per_inference":
-                      records[j["id"]]["instructions_per_inference"], "record": records[j["id"]]}
-            for j in spec["jobs"]}
+                      r["instructions_per_inference"], "record": r} for j, r in zip(jobs, records)}

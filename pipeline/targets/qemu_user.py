@@ -188,8 +188,8 @@ def board_cpus() -> list[int]:
 def run_python(cpu: str, argv, *, workspace: Path | None = None, count: bool = True,
                timeout: float | None = None, host_cpu: int | None = None):
     """Run ``python3.11 <argv...>`` on an emulated ``cpu`` core, in ``workspace`` (its cwd; a
-    fresh `guest_workspace()` when None), pinned to ``host_cpu`` (one of `board_cpus()`, the
-    first when None). Paths in argv are best relative to the workspace: the
+    fresh `guest_workspace()` when None), pinned to ``host_cpu`` (one of `board_cpus()`; when None,
+    to the board CPUs, where the OS places it). Paths in argv are best relative to the workspace: the
     guest then sees the same strings on every machine.
 
     Returns ``(completed_process, counts)``; stdout/stderr are captured as
@@ -207,7 +207,7 @@ def run_python(cpu: str, argv, *, workspace: Path | None = None, count: bool = T
     allowed = board_cpus()
     if host_cpu is not None and host_cpu not in allowed:
         raise ValueError(f"host_cpu {host_cpu} is not one of the board CPUs allowed here: {allowed}")
-    cpus = {allowed[0] if host_cpu is None else host_cpu}
+    cpus = set(allowed) if host_cpu is None else {host_cpu}
     with tempfile.TemporaryDirectory(prefix="qemu-count-") as tmp:
         out = os.path.join(tmp, "counts.json") if count else None
         cmd = command(cpu, argv, workspace, plugin_out=out)
