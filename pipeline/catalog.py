@@ -57,6 +57,8 @@ METRICS = Dataset("reports/metrics.json", "every variant's figures and the decis
                   options=REPORT_OUT)
 SUMMARY = Dataset("reports/summary", "DVC metrics: accuracy and size per variant, the pick per target", "metrics",
                   REPORT_OUT)  # compact for `dvc exp show`; the detail (METRICS) is what compare reads
+MACHINE = Dataset("reports/machine.json", "the machine the run was made on: CPU and instruction-set flags (what "
+                  "compare checks)", options=REPORT_OUT)
 REPORT_MD = Dataset("reports/report.md", "the report, Markdown", options=REPORT_OUT)
 REPORT_HTML = Dataset("reports/report.html", "the report, self-contained HTML", options=REPORT_OUT)
 SIZE_ACCURACY_PLOT = Dataset("reports/plots/size_accuracy.csv", "size vs accuracy per variant (DVC plot)", "plots",

@@ -77,7 +77,7 @@ def stages() -> list[Stage]:
         *(benchmark_stage(k) for k in TARGET_KINDS.values()),
         Stage("report", "report", (cat.CHECKED, cat.FEATURES, cat.BENCH, cat.VARIANTS, cat.KERAS_HISTORIES,
                                cat.KERAS_MODELS),
-              (cat.METRICS, cat.SUMMARY, cat.REPORT_MD, cat.REPORT_HTML, cat.SIZE_ACCURACY_PLOT, cat.LATENCY_PLOT,
+              (cat.METRICS, cat.MACHINE, cat.SUMMARY, cat.REPORT_MD, cat.REPORT_HTML, cat.SIZE_ACCURACY_PLOT, cat.LATENCY_PLOT,
                cat.TARGET_COST_PLOT, cat.CONFUSION_PLOTS, cat.QUANT_ERROR_PLOTS),
               ("quantization", "targets", "formats", "data", "features", "keras", "benchmark.threads",
                "benchmark.streaming_hop_ms", *REPORT_ONLY),

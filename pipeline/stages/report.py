@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pipeline import catalog as cat
 from pipeline import io as pio
+from pipeline import machine
 from pipeline.audio.mfcc import MfccConfig
 from pipeline.log import info
 from pipeline.params import Params
@@ -17,6 +18,11 @@ from pipeline.report.target_context import ReportContext
 
 
 def data_note(p: Params) -> str:
+    here = machine.identity()
+    return _data(p) + f"Made on {machine.describe(here)}. "
+
+
+def _data(p: Params) -> str:
     d = p.data
     if d.source == "synthetic":
         return (f"Data: synthetic audio, {d.clips_per_class} generated clips per class ({', '.join(d.labels)}; "
@@ -76,6 +82,7 @@ def run(p: Params) -> None:
     pio.atomic_write_text(cat.REPORT_MD.path(), markdown.render(report))
     pio.atomic_write_text(cat.REPORT_HTML.path(), html.render(report))
     pio.write_json(cat.METRICS.path(), {**metrics, decision.METRICS_KEY: ctx.decisions})
+    pio.write_json(cat.MACHINE.path(), machine.identity())  # compare: figures of two machines, said so
     pio.replace_dir(cat.SUMMARY.path(), {name: pio.to_json(figures).encode()
                                          for name, figures in summary.summary(metrics, ctx.decisions).items()})
     counts = {s: sum(m["status"] == s for m in metrics.values()) for s in ("ok", "not_applicable", "failed")}

@@ -138,7 +138,8 @@ def load_test(target, folder: Path, clip: np.ndarray, sample_rate: int, threads:
             batched = {**_saturation(batched_server, target, body), **batched_server.stats()["batching"]}
             rss.append(batched_server.peak_rss_mb())
         finally:
-            code = code or batched_server.stop()
+            stopped = batched_server.stop()  # always stopped, whatever the first server's exit code
+            code = code or stopped
     else:
         batched = {"status": "not_applicable", "reason": "the artefact's input has a fixed batch of 1: one window "
                                                          "per call"}
