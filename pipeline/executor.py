@@ -45,7 +45,7 @@ def client():
             bad = {w: said for w, said in _CLIENT.run(_environment_problem).items() if said}
             if bad:
                 raise PipelineError(f"{SCHEDULER_ENV}={address}: " + "; ".join(f"worker {w}: {s}" for w, s in bad.items())
-                                    + ": start each worker with `bash scripts/dask_worker.sh SCHEDULER_ADDRESS` "
+                                    + ": start each worker with `bash scripts/dask.sh worker SCHEDULER_ADDRESS` "
                                       "in a checkout of the same commit")
         else:
             import dask
@@ -58,9 +58,8 @@ def client():
                 cluster = LocalCluster(n_workers=len(os.sched_getaffinity(0)), threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=logging.WARNING, env=worker_env)
             _CLIENT = Client(cluster)
-            atexit.register(cluster.close)
             where = f"a local cluster ({SCHEDULER_ENV} names another scheduler)"
-        atexit.register(_CLIENT.close)
+        atexit.register(shutdown)
         workers = len(_CLIENT.scheduler_info(n_workers=-1)["workers"])
         dashboard = _dashboard(_CLIENT)
         info(f"dask: {workers} worker(s) on {where}" + (f"; dashboard {dashboard}" if dashboard else ""))
@@ -77,11 +76,25 @@ def _environment_problem() -> str | None:
     return f"{', '.join(loose)} not set to 1" if loose else None
 
 
+def shutdown() -> None:
+    """Close the stage's client (and its local cluster, with the workers' scratch space) if one was made."""
+    global _CLIENT
+    if _CLIENT is not None:
+        cluster, _CLIENT = _CLIENT.cluster, _CLIENT.close() or None
+        if cluster is not None:
+            cluster.close()
+
+
 def _dashboard(c) -> str | None:
+    """The dashboard's address when the scheduler serves one (it needs bokeh where the scheduler runs)."""
+    import importlib.util
+
     try:
-        return c.dashboard_link if c.scheduler_info().get("services", {}).get("dashboard") else None
+        served = c.scheduler_info().get("services", {}).get("dashboard")
     except Exception:  # noqa: BLE001 - the link is a courtesy
         return None
+    local = c.cluster is not None
+    return c.dashboard_link if served and (not local or importlib.util.find_spec("bokeh")) else None
 
 
 def _run(fn: Callable, item):
@@ -130,7 +143,7 @@ def map_tasks(fn: Callable, items: Iterable, keys: Iterable[str], label: str) ->
         return [fn(item) for item in items]
     c = client()
     futures = [c.submit(_run, fn, item, key=key, pure=False) for item, key in zip(items, keys)]
-    step = max(1, len(futures) // 10)
+    step = max(1, -(-len(futures) // 4))  # a line per quarter
     try:
         for done, future in enumerate(as_completed(futures), 1):
             if future.status == "error":

@@ -1,4 +1,4 @@
-"""The stages' fan-out on a Dask cluster started as a user would (`dask scheduler`, two `scripts/dask_worker.sh`
+"""The stages' fan-out on a Dask cluster started as a user would (`dask scheduler`, two `scripts/dask.sh worker`
 workers, DASK_SCHEDULER_ADDRESS set): the features stage and an emulated benchmark stage give what the serial
 path gives, byte for byte (instruction counts and answers; wall times aside), with one worker killed mid-stage."""
 
@@ -18,21 +18,20 @@ from conftest import ROOT, run
 from pipeline.io import sha256_file
 
 pytestmark = pytest.mark.e2e
-DASK = str(ROOT / ".venv" / "bin" / "dask")
 
 
 @pytest.fixture
 def cluster(tmp_path: Path):
     """A scheduler and two single-threaded workers without nannies (a killed one stays dead)."""
     info = tmp_path / "scheduler.json"
-    procs = [subprocess.Popen([DASK, "scheduler", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [subprocess.Popen(["bash", str(ROOT / "scripts/dask.sh"), "scheduler", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(info)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         deadline = time.monotonic() + 60
         while not info.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         address = json.loads(info.read_text())["address"]
-        procs += [subprocess.Popen(["bash", str(ROOT / "scripts/dask_worker.sh"), address, "--no-nanny",
+        procs += [subprocess.Popen(["bash", str(ROOT / "scripts/dask.sh"), "worker", address, "--no-nanny",
                                     "--name", f"w{i}"], env={**os.environ, "DASK_NWORKERS": "1"},
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(2)]
         from distributed import Client
@@ -42,13 +41,14 @@ def cluster(tmp_path: Path):
             pids = c.run(os.getpid)
         yield address, sorted(pids.values())
     finally:
-        for p in procs:
+        for p in reversed(procs):  # the workers, then the scheduler
             p.send_signal(signal.SIGTERM)
         for p in procs:
             try:
-                p.wait(timeout=30)
+                p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait()
 
 
 def counted(bench: Path) -> dict:
