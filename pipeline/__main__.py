@@ -74,11 +74,7 @@ def main(argv: list[str]) -> int:
 
         params = load_params()
         with scratch_dir("-".join([name, *args])):
-            try:
-                importlib.import_module(f"pipeline.stages.{name}").run(params, *args)
-            finally:  # the stage's Dask workers (pipeline/executor.py) stop before its scratch folder goes
-                if "pipeline.executor" in sys.modules:
-                    sys.modules["pipeline.executor"].shutdown()
+            importlib.import_module(f"pipeline.stages.{name}").run(params, *args)
     except PipelineError as err:
         print(f"error: {name}: {err}", file=sys.stderr)
         return err.exit_code

@@ -14,9 +14,12 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import shutil
+import tempfile
 from functools import partial
 from typing import Callable, Iterable
 
+from pipeline.catalog import SCRATCH
 from pipeline.errors import PipelineError
 from pipeline.log import info
 
@@ -54,9 +57,14 @@ def client():
 
             # set before each worker's interpreter starts: numpy and OpenBLAS read them when they load
             worker_env = {**pinned_env({}), **WORKER_ENV}
+            # the workers' scratch space outside the stage's own (which goes before this process exits)
+            SCRATCH.mkdir(parents=True, exist_ok=True)
+            scratch = tempfile.mkdtemp(prefix=f"dask-{os.getpid()}-", dir=SCRATCH.resolve())
+            atexit.register(shutil.rmtree, scratch, True)
             with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_env}):
                 cluster = LocalCluster(n_workers=len(os.sched_getaffinity(0)), threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.WARNING, env=worker_env)
+                                       dashboard_address=None, silence_logs=logging.WARNING, env=worker_env,
+                                       local_directory=scratch)
             _CLIENT = Client(cluster)
             where = f"a local cluster ({SCHEDULER_ENV} names another scheduler)"
         atexit.register(shutdown)
