@@ -178,6 +178,10 @@ def test_reports(built_project: Path):
     summary = {p.stem: json.loads(p.read_text()) for p in (built_project / "reports/summary").glob("*.json")}
     assert set(summary) == EXPECTED_BUILT | {f"ship.{t}" for t in TARGETS}  # built ones only
     assert all(summary[vid]["accuracy"] == metrics[vid]["accuracy"] for vid in EXPECTED_BUILT)
+    from pipeline.machine import describe, identity
+
+    assert json.loads((built_project / "reports/machine.json").read_text()) == identity()  # made here, said so
+    assert f"Made on {describe(identity())}." in md
 
 
 def test_same_params_give_identical_artefacts(built_copy: Path):
