@@ -61,7 +61,7 @@ def client():
             SCRATCH.mkdir(parents=True, exist_ok=True)
             scratch = tempfile.mkdtemp(prefix=f"dask-{os.getpid()}-", dir=SCRATCH.resolve())
             atexit.register(shutil.rmtree, scratch, True)
-            with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_env}):
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_env, "temporary-directory": scratch}):
                 cluster = LocalCluster(n_workers=len(os.sched_getaffinity(0)), threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=logging.WARNING, env=worker_env,
                                        local_directory=scratch)
