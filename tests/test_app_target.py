@@ -148,7 +148,7 @@ def test_every_bundle_of_the_task_has_one_io_contract(built_project: Path):
             assert (sidecar.parent / name).read_bytes() == source.read_bytes(), (m["variant"], name)
         readme = (sidecar.parent / "README.md").read_text()
         assert "## Outside Python" in readme and f"{m['file']} {','.join(map(str, m['input']['shape']))} " \
-            f"probabilities" in readme, m["variant"]
+            f"{m['features']['sample_rate']} probabilities" in readme, m["variant"]
         seen += 1
     assert seen >= 40
 

@@ -3,8 +3,10 @@
 
 The stages pick their kernels at run time (numpy, OpenBLAS); pipeline/pins.py fixes them before any
 library loads. The emulated run gets the pinned environment up front: pipeline/__main__.py would otherwise
-re-execute, and an exec under qemu-user leaves the emulator. The stages checked are the ones the README
-lists as reproducible across machines (catalog.REPRODUCIBLE_STAGES).
+re-execute, and an exec under qemu-user leaves the emulator; for the same reason both runs compute their
+Dask tasks in the stage's own process (PIPELINE_SERIAL=1: a local cluster's workers would be new processes,
+outside the emulator). The stages checked are the ones the README lists as reproducible across machines
+(catalog.REPRODUCIBLE_STAGES).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 from conftest import PROFILES, ROOT
 from pipeline import catalog as cat
 from pipeline import io as pio
+from pipeline.executor import SERIAL_ENV
 from pipeline.pins import pinned_env
 
 pytestmark = pytest.mark.e2e
@@ -57,7 +60,7 @@ def test_reproducible_stages_write_the_same_bytes_on_an_emulated_avx2_cpu(tmp_pa
         pytest.skip("qemu-x86_64 is missing (make setup)")
     assert {c[0] for c in COMMANDS} - {"check"} <= set(cat.REPRODUCIBLE_STAGES)
     native, emulated = project(tmp_path / "native"), project(tmp_path / "emulated")
-    env = {**pinned_env(), "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    env = {**pinned_env(), "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}", SERIAL_ENV: "1"}
     for argv in COMMANDS:
         subprocess.run([PY, "-m", "pipeline", *argv], cwd=native, env=env, check=True, capture_output=True)
         res = subprocess.run([qemu, "-cpu", "Haswell", PY, "-m", "pipeline", *argv], cwd=emulated, env=env,

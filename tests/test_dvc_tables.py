@@ -80,7 +80,8 @@ def test_the_summary_holds_the_details_figures():
         assert shown[vid] == {"accuracy": detail[vid]["accuracy"],
                               "size_kb": round(detail[vid]["size_bytes"] / 1024, 1)}, vid
     for target, d in decisions.items():
-        assert shown[f"ship.{target}"] == {"pick": d["pick"], "cost_us": d["cost_us"]}
+        # nothing fits: the file holds nulls, which `dvc metrics show` leaves out
+        assert shown[f"ship.{target}"] == ({"pick": d["pick"], "cost_us": d["cost_us"]} if d["pick"] else {})
         if d["pick"]:  # the pick's accuracy and size are its own row's
             assert shown[d["pick"]]["accuracy"] == d["accuracy"]
     assert set(shown) == built | {f"ship.{t}" for t in decisions}  # not_applicable variants have no figures
