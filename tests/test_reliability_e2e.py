@@ -4,6 +4,7 @@ that changes anything (params, files, commits, DVC's config) works on its own co
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -80,7 +81,8 @@ def test_an_experiment_in_a_temporary_copy_measures_the_emulated_target(built_co
                          timeout=900)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
-    assert "instructions per inference" in out and "skipped" not in out, out[-3000:]
+    # every variant of the level ran in the emulator (the executor's progress), none was skipped
+    assert re.search(r"benchmark@cortex-a53-fp32: (\d+)/\1 tasks done", out) and "skipped" not in out, out[-3000:]
 
 
 def classify(project: Path, bundle: Path, wav: Path):

@@ -4,25 +4,23 @@ front end computes its MFCCs from them).
 
 The later stages read the raw clips from the one file instead of 1,500 WAVs: a real dependency that
 DVC checks with one hash, where the audio folder cost it 1,500 lookups in every stage that depends
-on it, on every `dvc repro`."""
+on it, on every `dvc repro`. The MFCCs are computed as Dask tasks, a block of WAVs each
+(pipeline/audio/mfcc_tasks.py)."""
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from pipeline import catalog as cat
-from pipeline import executor
 from pipeline import io as pio
 from pipeline.audio.dataset import SPLITS
 from pipeline.audio.mfcc import MfccConfig, mfcc_batch
+from pipeline.audio.mfcc_tasks import wav_mfcc
 from pipeline.errors import DataError
 from pipeline.log import info
 from pipeline.params import Params
-
-BLOCK = 128  # clips per Dask task: a few tenths of a second of MFCC work each
 
 
 def read_split_audio(manifest: list[dict[str, str]], split: str, audio_dir: Path) -> np.ndarray:
@@ -30,24 +28,6 @@ def read_split_audio(manifest: list[dict[str, str]], split: str, audio_dir: Path
 
     rows = [r for r in manifest if r["split"] == split]
     return np.stack([sf.read(audio_dir / r["path"], dtype="float32")[0] for r in rows])
-
-
-def mfcc_of_files(paths: list[str], cfg: MfccConfig) -> np.ndarray:
-    """One task: a block of WAVs read and turned into MFCCs (each clip computed alone: any blocking, same bytes)."""
-    import soundfile as sf
-
-    clips = np.stack([sf.read(path, dtype="float32")[0] for path in paths])
-    bad = [path for path, clip in zip(paths, clips) if not np.isfinite(clip).all()]
-    if bad:
-        raise DataError(f"NaN or inf samples in {', '.join(bad)}")
-    return mfcc_batch(clips, cfg)
-
-
-def split_mfcc(paths: list[str], cfg: MfccConfig, label: str) -> np.ndarray:
-    """The MFCCs of a split's WAVs, block by block on the Dask cluster (pipeline/executor.py), in order."""
-    blocks = [paths[i:i + BLOCK] for i in range(0, len(paths), BLOCK)]
-    return np.concatenate(executor.map_tasks(partial(mfcc_of_files, cfg=cfg), blocks,
-                                             [f"{i:05d}" for i in range(len(blocks))], label))
 
 
 def split_labels(manifest: list[dict[str, str]], split: str, labels: tuple[str, ...]) -> np.ndarray:
@@ -65,7 +45,7 @@ def run(p: Params) -> None:
     for split in SPLITS:
         raw[split] = read_split_audio(manifest, split, cat.AUDIO.path())
         paths = [str(cat.AUDIO.path().resolve() / r["path"]) for r in manifest if r["split"] == split]
-        arrays[f"X_{split}"] = split_mfcc(paths, cfg, f"features-{split}") if paths else mfcc_batch(raw[split], cfg)
+        arrays[f"X_{split}"] = wav_mfcc(paths, cfg, f"features-{split}") if paths else mfcc_batch(raw[split], cfg)
         arrays[f"y_{split}"] = split_labels(manifest, split, p.data.labels)
         info(f"features: {split}: {arrays[f'X_{split}'].shape}")
     pio.write_npz(cat.FEATURES.path(), arrays)

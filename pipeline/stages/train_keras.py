@@ -12,7 +12,8 @@ import numpy as np
 from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.audio.dataset import SPLITS
-from pipeline.audio.mfcc import MfccConfig, mfcc_batch
+from pipeline.audio.mfcc import MfccConfig
+from pipeline.audio.mfcc_tasks import array_mfcc
 from pipeline.errors import UsageError
 from pipeline.log import info
 from pipeline.models import keras_models as km
@@ -28,7 +29,7 @@ def model_features(p: Params, name: str) -> dict[str, np.ndarray]:
     if cfg == MfccConfig.from_params(p):
         return shared
     audio = pio.read_npz(cat.AUDIO_SPLITS.path())
-    return {**shared, **{f"X_{s}": mfcc_batch(audio[s], cfg, workers=None) for s in SPLITS}}
+    return {**shared, **{f"X_{s}": array_mfcc(audio[s], cfg, f"mfcc-{name}-{s}") for s in SPLITS}}
 
 
 def run(p: Params, name: str) -> None:
