@@ -43,4 +43,5 @@ def same_kind(a: dict | None, b: dict | None) -> bool | None:
 
 
 def describe(m: dict) -> str:
-    return f"{m.get('cpu', 'unknown')} ({m.get('arch')}, {m.get('cpus')} CPUs; {' '.join(m.get('flags') or []) or 'no listed flags'})"
+    flags = " ".join(m.get("flags") or []) or "no listed flags"
+    return f"{m.get('cpu', 'unknown')} ({m.get('arch')}, {m.get('cpus')} CPUs; {flags})"

@@ -9,9 +9,12 @@ still gated; the others are shown beside them, not gated, and the report says wh
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pipeline.catalog import MACHINE
 from pipeline.machine import describe, same_kind
 
-MACHINE_FILE = "machine.json"  # beside the metrics file
+MACHINE_FILE = Path(MACHINE.template).name  # beside the metrics file (compare --metrics may name another)
 
 
 def machine_policy(base: dict | None, head: dict | None, base_params: dict,

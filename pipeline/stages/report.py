@@ -17,23 +17,20 @@ from pipeline.report import decision, html, markdown, model, paired, ship, summa
 from pipeline.report.target_context import ReportContext
 
 
-def data_note(p: Params) -> str:
-    here = machine.identity()
-    return _data(p) + f"Made on {machine.describe(here)}. "
-
-
-def _data(p: Params) -> str:
+def data_note(p: Params, made_on: dict) -> str:
     d = p.data
+    here = f"Made on {machine.describe(made_on)}. "
     if d.source == "synthetic":
         return (f"Data: synthetic audio, {d.clips_per_class} generated clips per class ({', '.join(d.labels)}; "
                 "pipeline/audio/synth): every accuracy here is on that data, not on real recordings. Set "
-                "`data.source: folder` to train and test on your own. ")
-    return f"Data: your recordings in {d.folder} ({', '.join(d.labels)}). "
+                "`data.source: folder` to train and test on your own. " + here)
+    return f"Data: your recordings in {d.folder} ({', '.join(d.labels)}). " + here
 
 
 def run(p: Params) -> None:
     # Only the configured levels and targets: files left by removed ones are ignored, not reported.
     levels = list(p.quantization)
+    made_on = machine.identity()  # the report's header and reports/machine.json
     kinds = p.target_kinds()
     indexes = {lvl: pio.read_json(cat.level_index(lvl)) for lvl in levels}
     bench = {t: {lvl: pio.read_json(cat.bench_path(t, lvl)) for lvl in levels} for t in kinds}
@@ -78,11 +75,11 @@ def run(p: Params) -> None:
                          class_loss=tables.class_loss_rows(metrics), lead=ship.ship_section(ctx),
                          quant_error=tables.quant_error_rows(metrics),
                          targets=tuple(s for kind, targets in by_kind.items()
-                                       for s in kind.report.sections(ctx, targets)), data_note=data_note(p))
+                                       for s in kind.report.sections(ctx, targets)), data_note=data_note(p, made_on))
     pio.atomic_write_text(cat.REPORT_MD.path(), markdown.render(report))
     pio.atomic_write_text(cat.REPORT_HTML.path(), html.render(report))
     pio.write_json(cat.METRICS.path(), {**metrics, decision.METRICS_KEY: ctx.decisions})
-    pio.write_json(cat.MACHINE.path(), machine.identity())  # compare: figures of two machines, said so
+    pio.write_json(cat.MACHINE.path(), made_on)  # compare: figures of two machines, said so
     pio.replace_dir(cat.SUMMARY.path(), {name: pio.to_json(figures).encode()
                                          for name, figures in summary.summary(metrics, ctx.decisions).items()})
     counts = {s: sum(m["status"] == s for m in metrics.values()) for s in ("ok", "not_applicable", "failed")}

@@ -47,7 +47,8 @@ SATURATION_NOTE = ("Closed loop (a fixed number of requests in flight) until the
                    "batching, then with `--max-batch`/`--max-wait-ms` where the artefact takes a batch dimension "
                    "(answers equal one-by-one). Model share: the model's calls over the server's CPU per request; "
                    "batching can only speed up that share, so 1 / (1 - share) bounds what it can give. "
-                   "Answer cache: a repeated recording and digital silence, ten requests each. Peak RSS: the serving processes' resident-memory high-water mark (VmHWM).")
+                   "Answer cache: a repeated recording and digital silence, ten requests each. Peak RSS: the "
+                   "serving processes' resident-memory high-water mark (VmHWM).")
 COMPARE_NOTE = ("On-device: the variant's own cost on each target (measured p50 on the host; the estimate from exact "
                 "instruction counts on an emulated core). Remote: its loopback p99 at the lowest offered rate "
                 "(measured) + the round trip `devices.<target>.rtt_ms` from params (modelled, not measured). Break-even: the round "
@@ -78,12 +79,17 @@ COMPARE_COLUMNS = (
 )
 
 
-def load_rows(metrics: dict, target: str) -> list[dict]:
-    rows = []
+def served(metrics: dict, target: str):
+    """(variant, its load-test entry) for every variant served on the target, in variant order."""
     for vid, m in sorted(metrics.items()):
         t = m.get(target) if isinstance(m, dict) else None
-        if not isinstance(t, dict) or t.get("status") != "ok":
-            continue
+        if isinstance(t, dict) and t.get("status") == "ok":
+            yield vid, t
+
+
+def load_rows(metrics: dict, target: str) -> list[dict]:
+    rows = []
+    for vid, t in served(metrics, target):
         rates = t["rates"]
         per_rate = " · ".join(f"{r['offered_rps']:g}/s: {r['p50_ms']:.2f} / {r['p99_ms']:.2f}" if r["p99_ms"] is not None
                               else f"{r['offered_rps']:g}/s: no answer" for r in rates)
@@ -95,17 +101,16 @@ def load_rows(metrics: dict, target: str) -> list[dict]:
 
 def saturation_rows(metrics: dict, target: str) -> list[dict]:
     rows = []
-    for vid, m in sorted(metrics.items()):
-        t = m.get(target) if isinstance(m, dict) else None
-        if not isinstance(t, dict) or t.get("status") != "ok":
-            continue
+    for vid, t in served(metrics, target):
         u, b = t["saturation"], t["saturation_batched"]
-        share = u["inference_ms_per_request"] / u["server_cpu_ms_per_request"] if u["server_cpu_ms_per_request"] else None
+        cpu_ms = u["server_cpu_ms_per_request"]
+        share = u["inference_ms_per_request"] / cpu_ms if cpu_ms else None
         rows.append({"variant": vid, "rps": u["throughput_rps"], "p99": f"{u['p99_ms']:.1f}",
                      "rps_batched": b.get("throughput_rps"),
                      "mean_batch": f"{b['mean_batch']:.2f}" if b.get("mean_batch") else "fixed batch of 1",
                      "speedup": t["batching_speedup"], "share": share,
-                     "bound": 1 / (1 - share) if share is not None and share < 1 else None, "hit_rate": t["answer_cache"].get("hit_rate"),
+                     "bound": 1 / (1 - share) if share is not None and share < 1 else None,
+                     "hit_rate": t["answer_cache"].get("hit_rate"),
                      "rss": f"{t['server_peak_rss_mb']:.0f} / {t['memory_budget_mb']:.0f}"
                             + ("" if t["memory_within_budget"] else " (over)")})
     return rows
