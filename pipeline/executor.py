@@ -62,8 +62,9 @@ def client():
             scratch = tempfile.mkdtemp(prefix=f"dask-{os.getpid()}-", dir=SCRATCH.resolve())
             atexit.register(shutil.rmtree, scratch, True)
             with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_env, "temporary-directory": scratch}):
+                # ":0": a free port for the dashboard (None still claims 8787, and warns when two stages run)
                 cluster = LocalCluster(n_workers=len(os.sched_getaffinity(0)), threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.WARNING, env=worker_env,
+                                       dashboard_address=":0", silence_logs=logging.WARNING, env=worker_env,
                                        local_directory=scratch)
             _CLIENT = Client(cluster)
             where = f"a local cluster ({SCHEDULER_ENV} names another scheduler)"

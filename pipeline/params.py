@@ -3,7 +3,8 @@
 Every key is required: the values live in params.yaml only, so this module is not an input of any
 stage (editing a message here re-runs nothing; tests/test_params.py checks that it holds no values).
 Families carry their own part of the schema beside their code: quantization levels
-(export/levels.py), estimator types (models/sklearn_models.py), target kinds (targets/kinds.py and each kind's schema module).
+(export/levels.py), estimator types (models/sklearn_models.py), Keras architectures (models/keras_models.py),
+target kinds (targets/kinds.py and each kind's schema module).
 
 Every stage calls `load_params()` before touching anything, so a typo or a bad value stops the run
 with a message naming the key, the value and what is allowed, before any output is written.
@@ -15,13 +16,14 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 from pydantic import (Field, SerializeAsAny, ValidationError, ValidationInfo, create_model, field_validator,
-                      model_serializer, model_validator)
+                      model_validator)
 
 from pipeline.audio.mfcc import empty_mel_bands
 from pipeline.errors import UsageError
 from pipeline.export.formats import FORMATS
 from pipeline.export.levels import QUANTIZATION_LEVELS
 from pipeline.io import read_yaml
+from pipeline.models.keras_models import ARCHITECTURES
 from pipeline.models.sklearn_models import ESTIMATOR_TYPES
 from pipeline.report.decision import ShipConstraints
 from pipeline.schema import NonNegativeFloat, PositiveFloat, PositiveInt, Strict
@@ -104,38 +106,8 @@ Targets = create_model("Targets", __base__=Strict, **{
     k.name: (dict[TargetName, k.schema.Target], ...) for k in TARGET_KINDS.values()})
 
 
-class FrontOverrides(Strict):
-    """A Keras entry's own front end: the keys it sets replace `features:`'s for that model alone (its
-    training features, its end-to-end graph, its sidecar); `{}` is the shared front end."""
-
-    n_mfcc: PositiveInt | None = None
-    n_fft: PositiveInt | None = None
-    hop_length: PositiveInt | None = None
-    n_mels: PositiveInt | None = None
-    fmin: NonNegativeFloat | None = None
-    fmax: PositiveFloat | None = None
-    top_db: PositiveFloat | None = None
-
-    @model_serializer(mode="wrap")
-    def _as_written(self, handler):
-        return {k: v for k, v in handler(self).items() if v is not None}  # unset keys are not values
-
-
-Pair = tuple[PositiveInt, PositiveInt]
-
-
-class Keras(Strict):
-    """One DS-CNN over the MFCC matrix: its architecture, its training, its front end."""
-
-    filters: PositiveInt
-    blocks: Annotated[int, Field(ge=0)]
-    stem_kernel: Pair  # (MFCC axis, time axis)
-    stem_stride: Pair
-    dropout: Annotated[float, Field(ge=0, lt=1)]
-    epochs: PositiveInt
-    batch_size: PositiveInt
-    learning_rate: PositiveFloat
-    features: FrontOverrides
+# Each Keras architecture carries its own schema beside its code (training and front end shared); `type` picks it.
+KerasSpec = Annotated[Union[tuple(a.spec for a in ARCHITECTURES.values())], Field(discriminator="type")]
 
 
 class Benchmark(Strict):
@@ -146,7 +118,7 @@ class Benchmark(Strict):
     streaming_hop_ms: PositiveFloat  # the report's streaming case: a 1 s window moved every hop
 
 
-TAGGED = ("sklearn",)  # mappings of tagged unions (`type:` picks the schema)
+TAGGED = {"sklearn": ESTIMATOR_TYPES, "keras": ARCHITECTURES}  # mappings of tagged unions (`type:` picks the schema)
 def _check_front(f: Features, data: Data, key: str = "features") -> None:
     """Ranges that hold together, an STFT whose frames fit the clip, overlap, and give every mel band at least
     one FFT bin; `key` names where the values came from in messages."""
@@ -186,7 +158,7 @@ class Params(Strict):
     data: Data
     features: Features
     sklearn: dict[ModelName, SklearnSpec]
-    keras: dict[ModelName, Keras]  # one entry per DS-CNN; unique across sklearn and keras
+    keras: dict[ModelName, KerasSpec]  # one entry per Keras model; unique across sklearn and keras
     formats: tuple[str, ...]
     quantization: dict[str, SerializeAsAny[Strict]]  # each level's own options class
     benchmark: Benchmark
@@ -341,9 +313,12 @@ def _describe(err: ValidationError, path: Path) -> str:
         loc = list(e["loc"])
         if len(loc) >= 3 and loc[0] in TAGGED:  # sklearn.<name>.<type tag>.<key>: the tag is pydantic's, not a key
             del loc[2]
-        key = ".".join(str(p) for p in loc) or "(top level)"
         value = e.get("input")
         msg = _message(e)
+        if e["type"] == "union_tag_not_found" and loc and loc[0] in TAGGED:
+            loc.append("type")
+            msg = f"missing: every {loc[0]} entry names its type; allowed: {list(TAGGED[loc[0]])}"
+        key = ".".join(str(p) for p in loc) or "(top level)"
         shown = "" if isinstance(value, dict) or e["type"] == "missing" else f" = {value!r}"
         lines.append(f"  {key}{shown}: {msg}")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ named and never ships there, and every bundle of the task has the same I/O names
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -64,29 +65,55 @@ def test_every_variant_of_its_formats_runs_outside_python(built_project: Path, t
             assert e["clips"] == 10 and len(e["predictions"]) == 10 and e["runtime"] == runtime.name
             assert 0 < e["latency_p50_us"] <= e["latency_p99_us"] and e["load_us"] > 0, (vid, e)
             ran += 1
-            if "small" in vid and runtime.name == "tflite-c" and level in ("fp32", "fp16", "dynamic_int8"):
-                continue  # its float kernels under 2.9's XNNPACK: the next test
-            # int8 and int16x8 included: TFLite 2.9 has no per-channel dense kernels (the converter keeps them per tensor)
+            # the DS-CNN's stem is an explicit pad and a VALID convolution (the next test); int8 and int16x8 included: TFLite 2.9 has no per-channel dense kernels (the converter keeps them per tensor)
             assert e["python_agreement"] >= 0.995, (vid, e)
             if level == "fp32":
                 assert e["python_agreement"] == 1.0 and e["max_probability_diff"] < 1e-4, (vid, e)
     assert ran >= 12
 
 
-def test_a_variant_that_answers_wrongly_is_named_and_never_ships_there(built_project: Path):
-    """The tiny `small` model (stem stride 2x4) on TFLite 2.9 with XNNPACK: it loads and answers differently
-    from every newer runtime; the report names it and the c-tflite decision passes over it."""
-    entry = bench(built_project, "c-tflite", "fp32")["small.tflite.fp32"]
-    assert entry["status"] == "ok" and entry["python_agreement"] < 0.995, entry
-    metrics = json.loads((built_project / "reports/metrics.json").read_text())
-    decisions = metrics.pop("ship")
-    assert metrics["small.tflite.fp32"]["c-tflite"]["correct"] is False
-    shipped = decisions["c-tflite"]["pick"]
-    assert shipped is None or metrics[shipped]["c-tflite"]["correct"], shipped
-    md = (built_project / "reports/report.md").read_text()
-    section = md.split("## Runs outside Python: c-tflite")[1].split("\n## ")[0]
-    assert "**Loads but answers differently:** " in section and "small.tflite.fp32" in section
-    assert "WRONG:" in section and "tflite_consumer.c" in section
+def test_tflite_29_answers_a_same_stem_wrongly_and_the_exported_pad_right(built_project: Path, tmp_path: Path,
+                                                                          monkeypatch):
+    """The defect the DS-CNN's explicit stem padding avoids, on the real runtime: one trained DS-CNN with stem
+    stride 2x4 over a 3x3 kernel, converted as the pipeline does (ZeroPadding2D + VALID) and with Keras' SAME
+    convolution, same weights; TFLite 2.9's C API with XNNPACK loads both, answers the SAME file differently
+    from LiteRT (the wrong verdict the report names) and the exported one the same."""
+    from pipeline.export.tflite import from_saved_model
+    from pipeline.export.tflite_strip import strip_internal_names
+    from pipeline.models import dscnn
+    from pipeline.models import keras_models as km
+
+    monkeypatch.setenv(APPS_CACHE_ENV, str(APPS))
+    d = np.load(built_project / "models/keras/small/features.npz")  # 20 x 32 MFCCs, like the default dscnn_xs
+    y = np.load(built_project / "data/features.npz")["y_train"]
+    spec = dscnn.DscnnSpec(type="dscnn", filters=8, blocks=1, stem_kernel=(3, 3), stem_stride=(2, 4), dropout=0.0,
+                           epochs=3, batch_size=8, learning_rate=0.01, features={})
+    km.configure_determinism(0)
+    exported = km.build(d["X_train"].shape[1:], 5, spec, d["X_train"])
+    km.train(exported, d["X_train"], y, d["X_train"], y, epochs=3, batch_size=8, learning_rate=0.01)
+    monkeypatch.setattr(dscnn, "same_padding", lambda *_: None)
+    same = km.build(d["X_train"].shape[1:], 5, spec, d["X_train"])
+    same.set_weights(exported.get_weights())
+    inputs = tmp_path / "X.npy"
+    np.save(inputs, np.concatenate([d["X_train"], d["X_test"]]))
+    jobs = []
+    for name, model in (("exported", exported), ("same", same)):
+        vid = f"{name}.tflite.fp32"
+        bundle = shutil.copytree(built_project / "models/variants/fp32/small.tflite.fp32", tmp_path / vid)
+        km.export_saved_model(model, str(tmp_path / f"{name}_saved"))
+        artefact = bundle / "small.tflite.fp32.tflite"
+        artefact.write_bytes(strip_internal_names(from_saved_model(tmp_path / f"{name}_saved", "fp32", None)))
+        sidecar = bundle / "small.tflite.fp32.json"
+        sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "sha256": sha256_file(artefact)}))
+        jobs.append({"id": vid, "format": "tflite", "model": "small", "family": "keras", "artefact": str(artefact),
+                     "inputs": str(inputs), "runtime": "litert"})
+    work = tmp_path / "work"
+    work.mkdir()
+    got = app_run.measure("c-tflite", Target(runtime="tflite-c", clips=None, required=True),
+                          {"level": "fp32", "threads": 1, "warmup": 1, "jobs": jobs}, work)
+    ok, wrong = got["exported.tflite.fp32"], got["same.tflite.fp32"]
+    assert ok["python_agreement"] == 1.0 and ok["max_probability_diff"] < 1e-4, ok
+    assert wrong["status"] == "ok" and wrong["max_probability_diff"] > 0.05, wrong  # loads, answers otherwise
 
 
 @pytest.mark.parametrize("runtime, fmt, words", [("onnxruntime-node", "onnx", "the runtime cannot load"),
@@ -147,6 +174,16 @@ def test_every_bundle_of_the_task_has_one_io_contract(built_project: Path):
         for name, source in consumer_files(m["format"]).items():  # the consumers the app targets run, copied in
             assert (sidecar.parent / name).read_bytes() == source.read_bytes(), (m["variant"], name)
         readme = (sidecar.parent / "README.md").read_text()
+        asked = m["runtime_requirement"]  # what the file asks of its runtime, in its own words
+        if m["format"] == "onnx":
+            import onnx
+
+            opsets = {o.domain or "ai.onnx": o.version for o in onnx.load(str(artefact)).opset_import}
+            assert asked["opsets"] == opsets and f"ONNX IR version {asked['ir_version']}" in readme, m["variant"]
+        else:
+            assert re.fullmatch(r"\d+\.\d+\.\d+", asked["min_runtime_version"]), (m["variant"], asked)
+            assert f"TensorFlow Lite {asked['min_runtime_version']} or later" in readme, m["variant"]
+        assert "## Runtime versions" in readme and "Runs outside Python" in readme, m["variant"]
         assert "## Outside Python" in readme and f"{m['file']} {','.join(map(str, m['input']['shape']))} " \
             f"{m['features']['sample_rate']} probabilities" in readme, m["variant"]
         seen += 1

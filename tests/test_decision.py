@@ -179,6 +179,34 @@ def test_a_microcontroller_decides_against_its_part_and_says_when_the_pick_is_an
     assert d["size_bytes"] == 90_000  # what the part stores: the model alone for a TFLite file, else the firmware
 
 
+def test_a_variant_an_app_runtime_answers_wrongly_is_named_and_never_ships_there():
+    """The app kind: a variant that loads in the app's runtime but agrees with Python below the floor is the
+    failure apps fear most: the decision passes over it however accurate it is, and the report names it."""
+    from pipeline.report.target_context import ReportContext
+    from pipeline.targets import app_report
+    from pipeline.targets.app import Target
+
+    def m(model, acc, agreement):
+        bench = {"status": "ok", "runtime": "tflite-c", "runtime_version": "2.9.0", "language": "C", "clips": 200,
+                 "predictions": [0] * 200, "python_agreement": agreement,
+                 "python_mismatches": round((1 - agreement) * 200), "max_probability_diff": 0.9 * (agreement < 1),
+                 "latency_p50_us": 100.0, "latency_p99_us": 120.0, "load_us": 800.0}
+        return {"model": model, "format": "tflite", "quantization": "fp32", "status": "ok", "accuracy": acc,
+                "size_bytes": 30_000, "c": app_report.entry(bench, {"record": {"predictions": [0] * 200}})}
+
+    metrics = {"best_e2e.tflite.fp32": m("best_e2e", 0.92, 0.21), "next_e2e.tflite.fp32": m("next_e2e", 0.91, 1.0)}
+    ctx = ReportContext(metrics, {"c": TARGET_KINDS["app"]}, 1.0, 20.0)
+    limits = {**LIMITS, "max_latency_ms": 20.0, "max_size_kb": 4096, "reduction": None}
+    d = decide(metrics, "c", limits, app_report.COST_LABEL, lambda v: ctx.cost_us(v, "c"), lambda v: ctx.judge(v, "c"))
+    assert d["pick"] == "next_e2e.tflite.fp32", d
+    wrong = decide(metrics, "c", {**limits, "max_accuracy_loss": 0.0}, app_report.COST_LABEL,
+                   lambda v: ctx.cost_us(v, "c"), lambda v: ctx.judge(v, "c"))
+    assert {"variant": "best_e2e.tflite.fp32", "breaks": {"agreement_with_python": 0.785}} in wrong["closest"]
+    section = app_report.sections(ctx, {"c": (Target(runtime="tflite-c", clips=None, required=True), None)})[1]
+    md = markdown.render(model.Report((section,)))
+    assert "**Loads but answers differently:** best_e2e.tflite.fp32" in md and "WRONG: 158 of 200 clips differ" in md
+
+
 def test_the_paired_test_counts_discordant_clips_and_gives_the_interval():
     from pipeline.report.paired import mcnemar_exact_p, paired_loss
 

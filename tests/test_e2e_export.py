@@ -42,13 +42,13 @@ def _clips(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from pipeline.models.keras_models import build_dscnn, configure_determinism, export_saved_model, train
+    from pipeline.models.keras_models import build, configure_determinism, export_saved_model, train
 
     clips, y = _clips(np.random.default_rng(0))
     X = np.stack([mfcc_reference(c, CFG) for c in clips])
     configure_determinism(0)
-    spec = SimpleNamespace(filters=8, blocks=1, stem_kernel=(3, 3), stem_stride=(2, 2), dropout=0.0)
-    model = build_dscnn(X.shape[1:], N_CLASSES, spec, X)
+    spec = SimpleNamespace(type="dscnn", filters=8, blocks=1, stem_kernel=(3, 3), stem_stride=(2, 2), dropout=0.0)
+    model = build(X.shape[1:], N_CLASSES, spec, X)
     train(model, X, y, X, y, epochs=2, batch_size=4, learning_rate=1e-2)  # top-1 margins >= 2e-3
     ref = model.predict(X, verbose=0)
     saved = tmp_path_factory.mktemp("e2e_export") / "saved_model"

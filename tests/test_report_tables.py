@@ -287,14 +287,14 @@ def test_every_keras_candidate_is_listed_with_its_front_end_and_work():
 
     from pipeline.audio.mfcc import MfccConfig
 
-    spec = SimpleNamespace(filters=24, blocks=3, stem_kernel=(3, 3), stem_stride=(2, 4))
+    spec = SimpleNamespace(type="dscnn", filters=24, blocks=3, stem_kernel=(3, 3), stem_stride=(2, 4))
     front = MfccConfig(16000, n_fft=512, hop_length=512, n_mels=40, n_mfcc=20, fmin=20.0, fmax=8000.0, top_db=80.0)
     row = tables.keras_candidate_row("xs", spec, {"parameters": 3430, "macs": 207480, "val_accuracy": 0.9,
                                                   "test_accuracy": 0.876}, front,
                                      SimpleNamespace(sample_rate=16000, clip_seconds=1.0))
-    assert row["frames"] == 32 and row["architecture"] == "24 filters, 3 blocks, stem 3x3 stride 2x4"
+    assert row["frames"] == 32 and row["architecture"] == "DS-CNN: 24 filters, 3 blocks, stem 3x3 stride 2x4"
     section = model.training_section(HISTORY, [row])
-    assert section.table.body() == [["xs", "24 filters, 3 blocks, stem 3x3 stride 2x4",
+    assert section.table.body() == [["xs", "DS-CNN: 24 filters, 3 blocks, stem 3x3 stride 2x4",
                                      "n_fft 512, hop 512, 40 mels, 20 MFCCs", "32", "3,430", "207,480", "90.0%", "87.6%"]]
     md = markdown.render(model.Report((section,)))
     assert "| xs |" in md and "the classifier's multiply-accumulates per inference" in md

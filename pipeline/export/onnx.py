@@ -179,26 +179,33 @@ def _through_files(model, fn: Callable[[str, str], None]):
         return finish(onnx.load(dst))
 
 
-STANDARDISE_OPS = {"Sub", "Mul", "Div", "Add"}
+WEIGHTED_OPS = {"MatMul", "Gemm", "Conv"}  # a classifier's layers: where its quantized part begins
 
 
 def _front_nodes(model) -> list[str]:
     """The float front of a graph, kept in float32 at every level so that quantization sees what the
     classifier sees, not the raw MFCC matrix (c0 spans about -380..-50, c10 -27..26: one int8 scale for
-    both leaves the higher coefficients a few levels): a scikit-learn graph's summary statistics, and the
-    Keras model's standardisation, the chain of elementwise ops with constants that starts at the input."""
+    both leaves the higher coefficients a few levels): a scikit-learn graph's summary statistics (named by
+    summary_graph), and in a Keras graph everything ahead of its first weighted layer (the standardisation,
+    the statistics MLP's statistics: the part pipeline.models.keras_models.split_standardisation keeps float)."""
     from pipeline.models.summary_stats import NODE_PREFIX
 
-    names = [n.name for n in model.graph.node if n.name.startswith(NODE_PREFIX)]
+    named = [n.name for n in model.graph.node if n.name.startswith(NODE_PREFIX)]
+    if named:
+        return named
     constants = {i.name for i in model.graph.initializer}
-    tensor = model.graph.input[0].name
-    while True:
-        users = [n for n in model.graph.node if tensor in n.input]
-        if len(users) != 1 or users[0].op_type not in STANDARDISE_OPS \
-                or not all(i == tensor or i in constants for i in users[0].input):
-            return names
-        names.append(users[0].name)
-        tensor = users[0].output[0]
+    first = next((n for n in model.graph.node if n.op_type in WEIGHTED_OPS and any(i in constants for i in n.input)),
+                 None)
+    if first is None:
+        return []
+    producer = {o: n for n in model.graph.node for o in n.output}
+    front, todo = set(), [i for i in first.input if i not in constants]
+    while todo:
+        node = producer.get(todo.pop())
+        if node is not None and node.name not in front:
+            front.add(node.name)
+            todo += [i for i in node.input if i not in constants]
+    return [n.name for n in model.graph.node if n.name in front]
 
 
 def _require_quantizable(model) -> None:

@@ -1,4 +1,4 @@
-"""A DS-CNN-like Keras classifier over the MFCC matrix: build, train, save without pickle.
+"""Keras classifiers over the MFCC matrix, one registry entry per architecture: build, train, save without pickle.
 
 The model takes the (n_mfcc, frames) matrix exactly as the features stage writes
 it; normalisation (adapted on the training split) and the channel axis live
@@ -8,8 +8,12 @@ inside the model, so every exported artefact carries them.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
+
+from pipeline.models import dscnn, stats_mlp
 
 
 def configure_determinism(seed: int) -> None:
@@ -29,38 +33,28 @@ def configure_determinism(seed: int) -> None:
         pass  # already initialised in this process; determinism is still enforced above
 
 
-# Keras' default 0.99 lags for hundreds of steps: with ~30 steps an epoch the inference-mode
-# statistics stayed wrong for 10 epochs (validation at chance while training accuracy was 99%).
-BN_MOMENTUM = 0.9
+@dataclass(frozen=True)
+class KerasArchitecture:
+    """One Keras architecture: its params schema (`keras.<name>: {type: <name>, ...}`), how to build it from
+    (input shape, classes, spec, training MFCCs), a line for the report, and what Keras needs to read it back."""
+
+    name: str
+    spec: type
+    build: Callable
+    describe: Callable
+    custom_objects: Callable[[], dict] = dict
 
 
-def build_dscnn(input_shape: tuple[int, int], n_classes: int, spec, X_train: np.ndarray):
-    """The DS-CNN of a `keras.<name>` entry (filters, blocks, stem_kernel, stem_stride, dropout): a strided
-    stem convolution, then `blocks` depthwise-separable blocks at the stem's resolution."""
-    import keras
-    from keras import layers
+ARCHITECTURES: dict[str, KerasArchitecture] = {a.name: a for a in (
+    KerasArchitecture("dscnn", dscnn.DscnnSpec, dscnn.build, dscnn.describe),
+    KerasArchitecture("stats_mlp", stats_mlp.StatsMlpSpec, stats_mlp.build, stats_mlp.describe,
+                      stats_mlp.custom_objects),
+)}
 
-    filters = spec.filters
-    inputs = keras.Input(shape=input_shape, name="mfcc")
-    norm = layers.Normalization(axis=1, name="normalize")  # one mean/variance per MFCC coefficient
-    norm.adapt(X_train)
-    x = norm(inputs)
-    x = layers.Reshape((*input_shape, 1))(x)
-    x = layers.Conv2D(filters, tuple(spec.stem_kernel), strides=tuple(spec.stem_stride), padding="same",
-                      use_bias=False)(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
-    x = layers.ReLU()(x)
-    for i in range(spec.blocks):
-        x = layers.DepthwiseConv2D((3, 3), padding="same", use_bias=False, name=f"dw{i}")(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
-        x = layers.ReLU()(x)
-        x = layers.Conv2D(filters, (1, 1), use_bias=False, name=f"pw{i}")(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
-        x = layers.ReLU()(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(spec.dropout)(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="dscnn")
+
+def build(input_shape: tuple[int, int], n_classes: int, spec, X_train: np.ndarray):
+    """The untrained model of a Keras entry, its normalisation adapted on the training MFCCs."""
+    return ARCHITECTURES[spec.type].build(input_shape, n_classes, spec, X_train)
 
 
 def train(model, X_train, y_train, X_val, y_val, *, epochs: int, batch_size: int, learning_rate: float,
@@ -102,7 +96,8 @@ def architecture_json(model) -> str:
 def load(architecture: str, weights: dict[str, np.ndarray]):
     import keras
 
-    model = keras.models.model_from_json(architecture)
+    known = {k: v for a in ARCHITECTURES.values() for k, v in a.custom_objects().items()}
+    model = keras.models.model_from_json(architecture, custom_objects=known)
     model.set_weights([weights[k] for k in sorted(weights)])
     for layer in model.layers:
         # Normalization computes its mean/variance tensors from the adapted state only here;
@@ -113,9 +108,10 @@ def load(architecture: str, weights: dict[str, np.ndarray]):
 
 
 def split_standardisation(model):
-    """(front, body): the model up to its Normalization layer (per-coefficient standardisation) and the
+    """(front, body): the model up to its layer named `normalize` (every architecture names the end of its float
+    part so: the DS-CNN's per-coefficient standardisation, the statistics MLP's standardised statistics) and the
     classifier after it, sharing the trained layers. Quantized levels keep the front in float32 and quantize
-    the body, whose input then holds standardised features instead of the raw MFCC matrix."""
+    the body, whose input then holds standardised values instead of the raw MFCC matrix."""
     import keras
 
     norm = model.get_layer("normalize").output

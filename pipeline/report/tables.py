@@ -10,6 +10,7 @@ from typing import Callable
 
 
 from pipeline.errors import PipelineError
+from pipeline.models.keras_models import ARCHITECTURES
 from pipeline.variants import REFERENCE_LEVEL, feature_input_twin, is_e2e, split_variant_id, variant_id
 
 HOST_FIELDS = ("latency_p50_us", "latency_p90_us", "latency_p99_us", "latency_mean_us", "latency_std_us",
@@ -240,9 +241,7 @@ def parity_rows(metrics: dict) -> list[dict]:
 
 def keras_candidate_row(name: str, spec, summary: dict, front, data) -> dict:
     """One Keras model as the report's candidates table shows it: what was tried and what it costs."""
-    k, st = spec.stem_kernel, spec.stem_stride
-    return {"model": name, "architecture": f"{spec.filters} filters, {spec.blocks} blocks, stem {k[0]}x{k[1]} "
-                                            f"stride {st[0]}x{st[1]}",
+    return {"model": name, "architecture": ARCHITECTURES[spec.type].describe(spec),
             "front": f"n_fft {front.n_fft}, hop {front.hop_length}, {front.n_mels} mels, {front.n_mfcc} MFCCs",
             "frames": front.n_frames(round(data.sample_rate * data.clip_seconds)),
             "parameters": summary.get("parameters"), "macs": summary.get("macs"),

@@ -14,7 +14,7 @@ from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.audio.mfcc import MfccConfig
 from pipeline.errors import UsageError
-from pipeline.export import quant_error
+from pipeline.export import quant_error, runtime_versions
 from pipeline.export.accelerators import check as mobile_accelerators
 from pipeline.export.bundle_readme import bundle_readme
 from pipeline.export.common import ConversionFailed, NotApplicable
@@ -95,7 +95,8 @@ def run(p: Params, level: str) -> None:
                 files[f"{vid}/{file}"] = built.data
                 accelerators = mobile_accelerators(FORMATS[fmt].runtime, built.data)
                 meta = {**sidecar(p, vid, source, fmt, level, built, labels, file, trained_on),
-                        "mobile_accelerators": accelerators}
+                        "mobile_accelerators": accelerators,
+                        "runtime_requirement": runtime_versions.requirement(FORMATS[fmt].runtime, built.data)}
                 files[f"{vid}/{vid}.json"] = pio.to_json(meta).encode()
                 files[f"{vid}/README.md"] = bundle_readme(meta, readme_lines(meta)).encode()
                 for name, consumer in consumer_files(fmt).items():  # what an app developer copies

@@ -39,9 +39,9 @@ def run(p: Params, name: str) -> None:
     d = model_features(p, name)
     with native_stderr_held():  # TensorFlow's start-up lines
         km.configure_determinism(p.seed)
-    model = km.build_dscnn(d["X_train"].shape[1:], len(d["labels"]), k, d["X_train"])
-    info(f"train_keras@{name}: DS-CNN with {km.count_params(model)} parameters on {d['X_train'].shape[1:]} MFCCs, "
-         f"{k.epochs} epochs")
+    model = km.build(d["X_train"].shape[1:], len(d["labels"]), k, d["X_train"])
+    info(f"train_keras@{name}: {km.ARCHITECTURES[k.type].describe(k)}, {km.count_params(model)} parameters on "
+         f"{d['X_train'].shape[1:]} MFCCs, {k.epochs} epochs")
 
     def on_epoch(epoch, total, logs):
         info(f"train_keras@{name}: epoch {epoch}/{total} loss {logs.get('loss', 0):.3f} "
@@ -50,7 +50,7 @@ def run(p: Params, name: str) -> None:
     history = km.train(model, d["X_train"], d["y_train"], d["X_val"], d["y_val"], epochs=k.epochs,
                        batch_size=k.batch_size, learning_rate=k.learning_rate, on_epoch=on_epoch)
     probs = model.predict(d["X_test"], batch_size=256, verbose=0).astype("float32")
-    summary = {"name": name, "type": "dscnn", "parameters": km.count_params(model), "macs": km.count_macs(model),
+    summary = {"name": name, "type": k.type, "parameters": km.count_params(model), "macs": km.count_macs(model),
                "val_accuracy": max(history["val_accuracy"]),  # the kept (best validation) epoch
                "test_accuracy": accuracy(probs.argmax(1), d["y_test"])}
     pio.replace_dir(cat.keras_model_dir(name), {

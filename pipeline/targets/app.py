@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import field_validator
 
+from pipeline.export import runtime_versions
 from pipeline.schema import PositiveInt, Strict, one_of
 
 HERE = Path(__file__).parent
@@ -85,11 +86,12 @@ Device = None  # measured on this machine: no nominal figures
 def readme_lines(meta: dict) -> list[str]:
     """The bundle README's section: how each runtime an app bundles runs the file, with the consumer beside it."""
     found = runtimes_for(meta["format"])
+    versions = runtime_versions.readme_lines(meta["runtime_requirement"], [r.name for r in found])
     if not found:
-        return []
+        return versions
     args = " ".join(consumer_args(meta, meta["file"]))
     lines = ["## Outside Python", "",
              "The consumers beside this file are the ones this pipeline tests: they decode a 16-bit PCM mono WAV "
              "(or read float32 MFCCs), quantize and dequantize as above, and print the load time, then per file "
              "the call's latency and the probabilities:", ""]
-    return [*lines, *(f"- {r.name} ({r.language}): `{r.usage.format(args=args)}`" for r in found), ""]
+    return [*lines, *(f"- {r.name} ({r.language}): `{r.usage.format(args=args)}`" for r in found), "", *versions]
