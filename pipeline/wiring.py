@@ -72,8 +72,9 @@ def stages() -> list[Stage]:
         # every bundle carries the consumers of the app runtimes that run its format (pipeline/targets/app.py)
         Stage("convert", "convert", (cat.CHECKED, cat.SKLEARN_MODELS, cat.KERAS_MODELS, cat.FEATURES,
                                      cat.AUDIO_SPLITS, cat.MANIFEST), (cat.LEVEL_VARIANTS,),
-              ("seed", "data", "formats", "quantization.${item.level}"), matrix=(("level", "quantization"),),
-              files=consumer_sources()),
+              # sklearn and keras: the entries it converts (a removed one leaves its model folder behind)
+              ("seed", "data", "formats", "sklearn", "keras", "quantization.${item.level}"),
+              matrix=(("level", "quantization"),), files=consumer_sources()),
         *(benchmark_stage(k) for k in TARGET_KINDS.values()),
         Stage("report", "report", (cat.CHECKED, cat.FEATURES, cat.BENCH, cat.VARIANTS, cat.KERAS_HISTORIES,
                                cat.KERAS_MODELS),

@@ -98,8 +98,9 @@ def test_tflite_29_answers_a_same_stem_wrongly_and_the_exported_pad_right(built_
     np.save(inputs, np.concatenate([d["X_train"], d["X_test"]]))
     jobs = []
     for name, model in (("exported", exported), ("same", same)):
-        vid = f"{name}.tflite.fp32"
-        bundle = shutil.copytree(built_project / "models/variants/fp32/small.tflite.fp32", tmp_path / vid)
+        vid = f"{name}.tflite.fp32"  # the job's id; the folder keeps the bundle's name, as open_bundle requires
+        bundle = shutil.copytree(built_project / "models/variants/fp32/small.tflite.fp32",
+                                 tmp_path / name / "small.tflite.fp32")
         km.export_saved_model(model, str(tmp_path / f"{name}_saved"))
         artefact = bundle / "small.tflite.fp32.tflite"
         artefact.write_bytes(strip_internal_names(from_saved_model(tmp_path / f"{name}_saved", "fp32", None)))

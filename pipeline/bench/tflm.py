@@ -83,27 +83,34 @@ def deployability(job: dict) -> dict:
 
 
 def count_macs(path: str | Path) -> int:
-    """Multiply-accumulates of one inference: convolutions and fully connected layers, from the tensor
-    shapes in the flatbuffer (other operators are not MAC work and count 0)."""
+    """Multiply-accumulates of one inference from the tensor shapes in the flatbuffer: convolutions and fully
+    connected layers, plus one per element of the arithmetic and reductions between them (a statistics model's
+    means, differences and square roots: work of the same order as its few thousand MACs). Data movement
+    (reshape, slice, concatenation, padding) counts 0."""
     from ai_edge_litert import schema_py_generated as schema
 
     model = schema.ModelT.InitFromPackedBuf(Path(path).read_bytes(), 0)
     ops = {i: c.builtinCode if c.builtinCode else c.deprecatedBuiltinCode for i, c in enumerate(model.operatorCodes)}
     B = schema.BuiltinOperator
+    per_output = {B.ADD, B.SUB, B.MUL, B.DIV, B.SQRT, B.RSQRT, B.SQUARE, B.SQUARED_DIFFERENCE}
+    per_input = {B.MEAN, B.SUM, B.REDUCE_MAX, B.REDUCE_MIN}
     macs = 0
     for graph in model.subgraphs:
         shape = lambda i: [int(d) for d in graph.tensors[i].shape]  # noqa: E731
         for op in graph.operators:
             code = ops[op.opcodeIndex]
-            if code not in (B.CONV_2D, B.DEPTHWISE_CONV_2D, B.FULLY_CONNECTED):
-                continue
-            out, weights = shape(op.outputs[0]), shape(op.inputs[1])
-            if code == B.CONV_2D:          # out [n, h, w, c_out], weights [c_out, kh, kw, c_in]
-                macs += int(np.prod(out)) * int(np.prod(weights[1:]))
-            elif code == B.DEPTHWISE_CONV_2D:  # weights [1, kh, kw, c_out]
-                macs += int(np.prod(out)) * weights[1] * weights[2]
-            else:                          # out [..., units], weights [units, in]
-                macs += int(np.prod(out)) * weights[1]
+            if code in per_output:
+                macs += int(np.prod(shape(op.outputs[0])))
+            elif code in per_input:
+                macs += int(np.prod(shape(op.inputs[0])))
+            elif code in (B.CONV_2D, B.DEPTHWISE_CONV_2D, B.FULLY_CONNECTED):
+                out, weights = shape(op.outputs[0]), shape(op.inputs[1])
+                if code == B.CONV_2D:          # out [n, h, w, c_out], weights [c_out, kh, kw, c_in]
+                    macs += int(np.prod(out)) * int(np.prod(weights[1:]))
+                elif code == B.DEPTHWISE_CONV_2D:  # weights [1, kh, kw, c_out]
+                    macs += int(np.prod(out)) * weights[1] * weights[2]
+                else:                          # out [..., units], weights [units, in]
+                    macs += int(np.prod(out)) * weights[1]
     return macs
 
 

@@ -1,6 +1,6 @@
 """python -m pipeline pick [--json]: the best model per target over every experiment of this commit.
 
-A search is a grid of DVC experiments (`dvc exp run --queue -S 'keras.dscnn_xs.filters=choice(16,24,32)'`,
+A search is a grid of DVC experiments (`dvc exp run --queue -S 'keras.stats_mlp.dropout=choice(0.1,0.2,0.3)'`,
 `dvc queue start -j 2`); each experiment's report has already decided per target under `ship.<target>`
 (constraints, the paired accuracy test, the reduction targets). This applies the same rule across them: of the
 experiments whose decision ships something, the most accurate pick (ties: the cheaper, the smaller, the name),

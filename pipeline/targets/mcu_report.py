@@ -48,7 +48,8 @@ MCU_NOTE = ("Bare-metal firmware on QEMU system boards (qemu-system-arm), built 
             "flash = text + rodata + data image of the whole firmware (harness and picolibc included), RAM = data "
             "+ bss + the stack's high-water mark + the heap picolibc's stdio took; accuracy: the firmware's own on the whole test split; agreement: top-1 against the host model's decision rule (its most probable class, as every artefact of the model answers) on the same clips. "
             "Latency = instructions x cpi / clock, nominal figures from params.yaml: an estimate, not device time. "
-            "TFLite variants have no firmware here: their row is an estimate, MACs x the cycles per MAC that float "
+            "TFLite variants have no firmware here: their row is an estimate, MACs (convolutions and dense layers, "
+            "plus one per element of the arithmetic and reductions between them) x the cycles per MAC that float "
             "C takes on that core (below), the same for every level (int8 kernels such as CMSIS-NN's take fewer "
             "cycles per MAC: not measured here), with the model's size as flash (TFLite Micro's own code not "
             "included) and TFLite Micro's arena as RAM.")
