@@ -28,6 +28,7 @@ class AppRuntime:
     usage: str                # the bundle README's command: {args} the consumer's arguments for that bundle
     helpers: tuple[Path, ...] = ()  # files the consumer needs beside it
     browser: bool = False     # it runs in a page of headless Chromium (Debian's package: make setup)
+    driver: Path | None = None  # the measurement runs many bundles' consumers in one process of this (not bundled)
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -43,7 +44,7 @@ APP_RUNTIMES: dict[str, AppRuntime] = {r.name: r for r in (
                "JavaScript in a page of headless Chromium (WebAssembly)",
                "npm install onnxruntime-web playwright-core && node consume_onnx_web.js {args} clip.wav "
                "(a web app loads onnx_consumer.js and ort.wasm.min.js in its page and calls OnnxConsumer.consume)",
-               helpers=(JS / "onnx_consumer.js",), browser=True),
+               helpers=(JS / "onnx_consumer.js",), browser=True, driver=JS / "run_bundles_web.js"),
     # TFLite's C API, as dart:ffi (tflite_flutter) and native apps bind it, with the XNNPACK delegate added
     AppRuntime("tflite-c", ("tflite", "tflm"), "tfjs-tflite-node", HERE / "app_c" / "tflite_consumer.c", "C",
                "cc -O2 tflite_consumer.c -I$TFLITE/include -L$TFLITE/lib -ltensorflowlite_c -lm -o tflite_consumer "

@@ -17,7 +17,6 @@ import platform
 import subprocess
 import tempfile
 import wave
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -106,11 +105,28 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
         w.writeframes(samples.tobytes())
 
 
-@lru_cache(maxsize=None)  # one set of files per test-input file and clip count, shared by the stage's variants
-def clip_files(inputs: str, clips: int | None, e2e: bool, rate: int, workdir: Path) -> tuple[tuple[str, ...], np.ndarray]:
-    """The test inputs as files the consumer reads, and what it decodes from them (the Python side's inputs)."""
-    x = np.load(inputs)[:clips]
-    folder = workdir / f"clips_{hashlib.sha256(f'{inputs}:{clips}'.encode()).hexdigest()[:12]}"
+class ClipFiles:
+    """The test inputs as files the consumer reads, and what it decodes from them (the Python side's inputs):
+    written once per content, clip count and form, whichever level's copy of the inputs file names it, into a
+    folder that lives as long as the process (inside the stage's scratch folder in a stage)."""
+
+    def __init__(self):
+        self.made: dict[tuple, tuple[tuple[str, ...], np.ndarray]] = {}
+        self.folder: tempfile.TemporaryDirectory | None = None
+
+    def __call__(self, inputs: str, clips: int | None, e2e: bool, rate: int) -> tuple[tuple[str, ...], np.ndarray]:
+        key = (hashlib.sha256(Path(inputs).read_bytes()).hexdigest(), clips, e2e, rate)
+        if key not in self.made:
+            self.folder = self.folder or tempfile.TemporaryDirectory(prefix="app-clips-")
+            folder = Path(self.folder.name) / f"clips_{len(self.made)}"
+            self.made[key] = _write_clips(np.load(inputs)[:clips], e2e, rate, folder)
+        return self.made[key]
+
+
+clip_files = ClipFiles()
+
+
+def _write_clips(x: np.ndarray, e2e: bool, rate: int, folder: Path) -> tuple[tuple[str, ...], np.ndarray]:
     folder.mkdir()
     paths = []
     for i, clip in enumerate(x):
@@ -141,17 +157,35 @@ def consumer_env(threads: int):
         yield {**harness_env(threads), "NODE_PATH": str(apps_modules()), "TMPDIR": short}
 
 
-def run_consumer(command: list[str], job: dict, meta: dict, files: tuple[str, ...], spec: dict, env: dict) -> dict:
-    """The consumer's answers: version, load time, per-clip latency and probabilities; raises on its failure."""
-    args = [*consumer_args(meta, job["artefact"], spec["warmup"], spec["threads"]), *files]
+def parse_output(lines: list[str]) -> dict:
+    """A consumer's output: version, load time, then per clip the call's latency and the probabilities."""
+    rows = np.array([[float(v) for v in line.split()] for line in lines[2:]])
+    return {"version": lines[0].removeprefix("version "), "load_us": float(lines[1].removeprefix("load_us ")),
+            "latency_us": rows[:, 0], "probabilities": rows[:, 1:]}
+
+
+def run_consumer(command: list[str], args: list[str], env: dict) -> dict:
+    """One bundle's consumer in a process of its own: its answers; raises on its failure."""
     res = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
     if res.returncode != 0:
         said = [line for line in res.stderr.splitlines() if line.strip() and not line.startswith("INFO: ")]
         raise RuntimeError(" ".join(said[-3:])[-1500:] or f"exit code {res.returncode}")
-    lines = res.stdout.splitlines()
-    rows = np.array([[float(v) for v in line.split()] for line in lines[2:]])
-    return {"version": lines[0].removeprefix("version "), "load_us": float(lines[1].removeprefix("load_us ")),
-            "latency_us": rows[:, 0], "probabilities": rows[:, 1:]}
+    return parse_output(res.stdout.splitlines())
+
+
+def run_driver(driver: Path, calls: dict[str, tuple[list[str], list[str]]], env: dict,
+               workdir: Path) -> dict[str, dict | Exception]:
+    """Many bundles' consumers in one process of the runtime's driver: each one's answers or its error."""
+    jobs = workdir / "driver_jobs.json"
+    jobs.write_text(json.dumps([{"id": i, "consumer": cmd[-1], "args": args} for i, (cmd, args) in calls.items()]))
+    res = subprocess.run(["node", str(driver), str(jobs)], capture_output=True, text=True, env=env,
+                         timeout=TIMEOUT_S * max(1, len(calls)))
+    done = {}
+    for line in res.stdout.splitlines():
+        got = json.loads(line)
+        done[got["id"]] = RuntimeError(got["error"][-1500:]) if "error" in got else parse_output(got["lines"])
+    said = res.stderr.strip().splitlines()[-1:] or [f"exit code {res.returncode}"]
+    return {i: done.get(i, RuntimeError(f"{driver.name} stopped before it: {said[0][-1500:]}")) for i in calls}
 
 
 def entry(runtime: AppRuntime, got: dict, python: np.ndarray) -> dict:
@@ -174,23 +208,36 @@ def measure(name: str, target, spec: dict, workdir: Path) -> dict[str, dict]:
 
 def _measure_each(name: str, target, spec: dict, workdir: Path, runtime: AppRuntime, lib: Path | None,
                   env: dict) -> dict[str, dict]:
-    records = {}
+    records, calls, inputs = {}, {}, {}
     for job in spec["jobs"]:
         if job["format"] not in runtime.formats:
             records[job["id"]] = {"status": "not_applicable",
                                   "reason": f"{runtime.name} runs {', '.join(runtime.formats)} files, not {job['format']}"}
             continue
         meta = open_bundle(Path(job["artefact"]).parent).meta
-        e2e = is_e2e(job["model"])
-        files, x = clip_files(job["inputs"], target.clips, e2e, int(meta["features"]["sample_rate"]), workdir)
-        try:
-            got = run_consumer(consumer_command(runtime, Path(job["artefact"]).parent, lib, workdir), job, meta, files,
-                               spec, env)
-        except (RuntimeError, subprocess.TimeoutExpired) as err:
-            records[job["id"]] = {"status": "failed", "reason": f"{runtime.name}: {err}"}
-            info(f"benchmark@{name}-{spec['level']}: {job['id']}: failed: {err}")
+        files, x = clip_files(job["inputs"], target.clips, is_e2e(job["model"]),
+                              int(meta["features"]["sample_rate"]))
+        command = consumer_command(runtime, Path(job["artefact"]).parent, lib, workdir)
+        calls[job["id"]] = command, [*consumer_args(meta, job["artefact"], spec["warmup"], spec["threads"]), *files]
+        inputs[job["id"]] = job, meta, x
+    if runtime.driver and calls:  # the driver's process is started once for the level
+        answers = run_driver(runtime.driver, calls, env, workdir)
+    else:
+        answers = {i: _answer(lambda c=c: run_consumer(*c, env)) for i, c in calls.items()}
+    for vid, got in answers.items():
+        job, meta, x = inputs[vid]
+        if isinstance(got, Exception):
+            records[vid] = {"status": "failed", "reason": f"{runtime.name}: {got}"}
+            info(f"benchmark@{name}-{spec['level']}: {vid}: failed: {got}")
             continue
-        records[job["id"]] = e = entry(runtime, got, python_probabilities(job, meta, x, spec["threads"]))
-        info(f"benchmark@{name}-{spec['level']}: {job['id']}: top-1 agreement with Python {e['python_agreement']:.1%} "
+        records[vid] = e = entry(runtime, got, python_probabilities(job, meta, x, spec["threads"]))
+        info(f"benchmark@{name}-{spec['level']}: {vid}: top-1 agreement with Python {e['python_agreement']:.1%} "
              f"on {e['clips']} clips, p50 {e['latency_p50_us']:,.0f} us")
     return records
+
+
+def _answer(run) -> dict | Exception:
+    try:
+        return run()
+    except (RuntimeError, subprocess.TimeoutExpired) as err:
+        return err
