@@ -78,6 +78,13 @@ def main(argv: list[str]) -> int:
     except PipelineError as err:
         print(f"error: {name}: {err}", file=sys.stderr)
         return err.exit_code
+    except Exception as err:  # a full disk or a read-only folder is the machine's, not a bug: one line
+        from pipeline.errors import storage_error
+
+        if (line := storage_error(err)) is None:
+            raise
+        print(f"error: {name}: {line}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -23,3 +23,26 @@ class DataError(PipelineError):
 class TargetUnavailable(PipelineError):
     """A target's tools (an emulator, a toolchain, a provisioned cache) are not on this machine: the message
     names what is missing and the command that installs it."""
+
+
+# What the machine's storage refused, with what to do about it: one line, not a library's traceback.
+STORAGE_FIXES = {"ENOSPC": "no space left on the device: free some, then run `dvc repro` again",
+                 "EDQUOT": "over the disk quota: free some space, then run `dvc repro` again",
+                 "EFBIG": "a file grew past the file-size limit (ulimit -f): raise it, then run `dvc repro` again",
+                 "EROFS": "the file system is read-only: work in a writable checkout",
+                 "EACCES": "permission denied: the folder belongs to another user (check its owner)"}
+STORAGE_WORDS = {"No space left on device": "ENOSPC", "Disk quota exceeded": "EDQUOT"}  # as wrapped by TensorFlow
+
+
+def storage_error(err: BaseException) -> str | None:
+    """The one line for an error the storage raised (an OSError, or a library's error quoting one), else None.
+    What was written is whole or absent (pipeline/io.py writes atomically), so re-running is safe."""
+    import errno
+
+    code = errno.errorcode.get(getattr(err, "errno", None) or 0) if isinstance(err, OSError) else None
+    if code not in STORAGE_FIXES:
+        code = next((c for words, c in STORAGE_WORDS.items() if words in str(err)), None)
+    if code is None:
+        return None
+    where = getattr(err, "filename", None) or str(err).splitlines()[0][:300]
+    return f"cannot write {where}: {STORAGE_FIXES[code]}"

@@ -57,6 +57,13 @@ def clear_leftovers(path: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _naming(err: BaseException, path: Path) -> BaseException:
+    """A write's OSError with the output it was writing (a write on a descriptor names no file)."""
+    if isinstance(err, OSError) and not err.filename:
+        return OSError(err.errno, err.strerror, str(path)).with_traceback(err.__traceback__)
+    return err
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,9 +76,9 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        raise _naming(err, path)
     return path
 
 
@@ -211,7 +218,7 @@ def replace_dir(path: Path | str, files: Mapping[str, bytes]) -> Path:
         os.replace(staging, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+        raise _naming(err, path)
     return path

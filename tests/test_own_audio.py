@@ -12,7 +12,8 @@ import soundfile as sf
 import yaml
 
 from conftest import make_project, run
-from pipeline.audio.dataset import DatasetError, read_clips, scan_folder
+from pipeline.audio.dataset import DatasetError
+from pipeline.audio.folder import layout, read_folder
 
 LABELS = ("speech", "rock", "jazz", "electronic", "classical")
 
@@ -36,39 +37,67 @@ def test_scan_lists_every_layout_problem_at_once(tmp_path):
     write_wav(root / "polka" / "a.wav")                    # unknown label
     (root / "jazz" / "notes.txt").write_text("x")          # not a WAV
     (root / "rock" / ".DS_Store").write_text("x")          # hidden: ignored
-    with pytest.raises(DatasetError) as err:
-        scan_folder(root, LABELS)
-    msg = str(err.value)
-    assert "3 problem(s)" in msg
+    files, problems = layout(root, LABELS)
+    assert len(files) == 5 * 4 and len(problems) == 3, problems
     for text in ("loose.wav: not in a label subfolder", "polka/a.wav: label folder 'polka'",
                  "jazz/notes.txt: not a .wav file"):
-        assert text in msg, msg
+        assert any(p.startswith(text) for p in problems), problems
 
 
 def test_scan_names_a_label_without_files(tmp_path):
     root = tmp_path / "wavs"
     for label in LABELS[:-1]:
         write_wav(root / label / "a.wav")
-    with pytest.raises(DatasetError, match=r"no WAV files for label\(s\) \['classical'\]"):
-        scan_folder(root, LABELS)
+    assert layout(root, LABELS)[1] == ["no WAV files for label(s) ['classical']"]
 
 
-def test_read_resamples_to_mono_at_the_configured_rate_and_lists_unreadable_files(tmp_path):
-    root = tmp_path / "wavs"
+def test_read_resamples_to_mono_at_the_configured_rate(tmp_path):
+    root = own_folder(tmp_path / "wavs")
     write_wav(root / "rock" / "stereo8k.wav", seconds=0.5, sr=8000, channels=2)
-    clips = read_clips([(root / "rock" / "stereo8k.wav", "rock")], root, 16000, 16000)
-    assert clips[0].shape == (16000,) and clips[0].dtype == np.float32
+    files, clips = read_folder(root, LABELS, 16000, 16000, 0.25, 0.25)
+    clip = clips[[p.name for p, _ in files].index("stereo8k.wav")]
+    assert clip.shape == (16000,) and clip.dtype == np.float32
     # 0.5 s of audio, resampled to 8,000 samples, centred between zeros
-    assert not clips[0][:3900].any() and not clips[0][12100:].any()
-    assert np.count_nonzero(clips[0][3900:12100]) > 7900
-    (root / "rock" / "broken.wav").write_bytes(b"RIFF nonsense")
-    (root / "jazz").mkdir()
+    assert not clip[:3900].any() and not clip[12100:].any()
+    assert np.count_nonzero(clip[3900:12100]) > 7900
+
+
+def test_every_problem_of_a_folder_is_listed_in_one_pass(tmp_path):
+    """Layout, unreadable, cut short, non-finite or out-of-range samples where a model sees them, too few clips
+    for the split: one error naming each file, not one round per class of problem."""
+    root = own_folder(tmp_path / "wavs")
+    write_wav(root / "loose.wav")                                            # layout
+    (root / "rock" / "broken.wav").write_bytes(b"RIFF nonsense")             # unreadable
     (root / "jazz" / "empty.wav").write_bytes(b"")
+    whole = (root / "jazz" / "take0.wav").read_bytes()
+    (root / "jazz" / "cut.wav").write_bytes(whole[:len(whole) // 2])        # its header promises more
+    x = 0.1 * np.ones(16000, np.float32)
+    sf.write(root / "speech" / "loud.wav", np.where(np.arange(16000) == 8000, 1.5, x), 16000, subtype="FLOAT")
+    sf.write(root / "speech" / "nan.wav", np.where(np.arange(16000) == 4000, np.nan, x), 16000, subtype="FLOAT")
+    sf.write(root / "speech" / "nan_outside.wav", np.where(np.arange(32000) == 10, np.nan, 0.1), 16000,
+             subtype="FLOAT")                                                # cut off with the crop: a note
+    for j in (2, 3):
+        (root / "classical" / f"take{j}.wav").unlink()                      # 2 clips: too few for the split
+    notes = []
     with pytest.raises(DatasetError) as err:
-        read_clips([(root / "rock" / "broken.wav", "rock"), (root / "jazz" / "empty.wav", "jazz")],
-                   root, 16000, 16000)
-    assert "2 unreadable file(s)" in str(err.value)
-    assert "rock/broken.wav: unreadable" in str(err.value) and "jazz/empty.wav: unreadable" in str(err.value)
+        read_folder(root, LABELS, 16000, 16000, 0.25, 0.25, note=notes.append)
+    msg = str(err.value)
+    expected = ["loose.wav: not in a label subfolder", "rock/broken.wav: unreadable", "jazz/empty.wav: unreadable",
+                "jazz/cut.wav: its header declares", "speech/loud.wav: samples reach 1.5 in the 1 s a model sees",
+                "speech/nan.wav: 1 NaN or infinite sample(s) in the 1 s a model sees, the first at 0.250 s",
+                "label 'classical' has 2 clips: too few"]
+    assert f"{len(expected)} problem(s)" in msg, msg
+    for text in expected:
+        assert text in msg, (text, msg)
+    assert notes == ["speech/nan_outside.wav: 1 NaN or infinite sample(s) outside the 1 s a model sees, "
+                     "cut off with the rest"]
+
+
+def test_a_peak_just_over_full_scale_is_shown_as_it_is(tmp_path):
+    root = own_folder(tmp_path / "wavs")
+    sf.write(root / "rock" / "hot.wav", np.full(16000, 1.0000001, np.float32), 16000, subtype="FLOAT")
+    with pytest.raises(DatasetError, match=r"rock/hot.wav: samples reach 1.00000012 "):
+        read_folder(root, LABELS, 16000, 16000, 0.25, 0.25)
 
 
 def _use_folder(project: Path, folder: Path) -> None:
@@ -93,15 +122,23 @@ def test_synthesize_reads_the_folder_and_dvc_tracks_it(tmp_path):
     assert "modified:" in status and str(folder) in status, status
 
 
-def test_a_bad_folder_stops_synthesize_and_writes_nothing(tmp_path):
+def test_a_bad_folder_stops_at_check_and_nothing_is_deleted(tmp_path):
+    """After a good build, a broken file and a label left with one clip: `check` refuses both in one run, before
+    DVC deletes the previous data/audio and manifest."""
     folder = own_folder(tmp_path / "wavs")
-    (folder / "rock" / "broken.wav").write_bytes(b"RIFF nonsense")
     project = make_project(tmp_path / "repo")
     _use_folder(project, folder)
+    run(["dvc", "repro", "synthesize"], project)
+    before = {p: p.read_bytes() for p in sorted((project / "data").rglob("*")) if p.is_file()}
+    (folder / "rock" / "broken.wav").write_bytes(b"RIFF nonsense")
+    for j in (1, 2, 3):
+        (folder / "classical" / f"take{j}.wav").unlink()
     res = run(["dvc", "repro", "synthesize"], project, check=False)
-    assert res.returncode != 0
-    assert "rock/broken.wav: unreadable" in res.stdout + res.stderr
-    assert not (project / "data/manifest.csv").exists() and not (project / "data/audio").exists()
+    said = res.stdout + res.stderr
+    assert res.returncode != 0 and "error: check: " in said, said[-2000:]
+    assert "2 problem(s)" in said and "rock/broken.wav: unreadable" in said and \
+        "label 'classical' has 1 clips: too few" in said, said[-2000:]
+    assert {p: p.read_bytes() for p in sorted((project / "data").rglob("*")) if p.is_file()} == before
 
 
 def test_classify_names_a_missing_or_unreadable_wav(tmp_path, capsys):

@@ -113,6 +113,20 @@ def test_classify_refuses_what_would_give_a_confident_wrong_answer(built_project
     res = classify(built_project, built_project / "models/variants/fp32/logreg.onnx.fp32", tmp_path / "ok.wav")
     assert res.returncode == 1 and "not audio" in res.stderr  # the variant a user can take instead, by its id
     assert "its end-to-end twin logreg_e2e.onnx.fp32 (beside it) takes audio" in res.stderr
+    res = classify(built_project, bundle, tmp_path)  # a folder where the WAV goes
+    assert res.returncode == 1 and f"{tmp_path}: is a folder; give a WAV file" in res.stderr
+
+    cut = tmp_path / "cut.wav"  # 4 s of 16-bit PCM, the second half of the file lost
+    sf.write(cut, np.zeros(64000, np.float32), 16000, subtype="PCM_16")
+    cut.write_bytes(cut.read_bytes()[:44 + 64000])
+    res = classify(built_project, bundle, cut)
+    assert res.returncode == 0 and "note: cut.wav is cut short: its header declares 128,000 bytes of samples and " \
+        "the file holds 64,000; classified as the 2 s it holds" in res.stderr, res.stderr
+    assert "XNNPACK" not in res.stderr  # the runtime's start-up line is not the user's business
+    long = tmp_path / "five_minutes.wav"  # done in about a second: no line a second of audio
+    sf.write(long, 0.01 * np.sin(np.arange(300 * 16000) / 7.0).astype(np.float32), 16000, subtype="FLOAT")
+    said = classify(built_project, bundle, long).stderr.splitlines()
+    assert len([line for line in said if line.startswith("classify: ")]) < 10, said
 
     corrupt = tmp_path / "corrupt"
     shutil.copytree(bundle, corrupt / bundle.name)

@@ -1,8 +1,6 @@
-"""Datasets of clips: deterministic splits, the manifest, and user WAV folders."""
+"""Datasets of clips: deterministic splits and the manifest (a user's WAV folder: pipeline/audio/folder.py)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
@@ -41,53 +39,4 @@ def fit_length(clip: np.ndarray, n_samples: int) -> np.ndarray:
 
 
 class DatasetError(DataError):
-    """A user folder of WAV files cannot be used; the message lists every bad file."""
-
-
-def scan_folder(root: Path, labels: tuple[str, ...]) -> list[tuple[Path, str]]:
-    """Every WAV under root/<label>/, or a DatasetError listing what does not fit."""
-    if not root.is_dir():
-        raise DatasetError(f"data.folder: {root} is not a folder")
-    found: list[tuple[Path, str]] = []
-    problems: list[str] = []
-    for p in sorted(root.rglob("*")):
-        if p.is_dir() or p.name.startswith("."):
-            continue
-        rel = p.relative_to(root)
-        if len(rel.parts) != 2:
-            problems.append(f"{rel}: not in a label subfolder (expected <label>/<file>.wav)")
-        elif rel.parts[0] not in labels:
-            problems.append(f"{rel}: label folder '{rel.parts[0]}' is not one of {list(labels)}")
-        elif p.suffix.lower() != ".wav":
-            problems.append(f"{rel}: not a .wav file")
-        else:
-            found.append((p, rel.parts[0]))
-    missing = [lab for lab in labels if not any(lab == l for _, l in found)]
-    if missing:
-        problems.append(f"no WAV files for label(s) {missing}")
-    if problems:
-        raise DatasetError(f"{root}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
-    return found
-
-
-def read_clips(files: list[tuple[Path, str]], root: Path, sample_rate: int, n_samples: int) -> list[np.ndarray]:
-    """Decode, mix to mono, resample and fit each file; a DatasetError lists every unreadable one."""
-    import librosa
-    import soundfile as sf
-
-    clips, problems = [], []
-    for path, _ in files:
-        try:
-            audio, sr = sf.read(path, dtype="float32", always_2d=True)
-            if audio.shape[0] == 0:
-                raise ValueError("no samples")
-        except Exception as err:  # soundfile raises several types; all mean "unreadable"
-            problems.append(f"{path.relative_to(root)}: unreadable ({err})")
-            continue
-        mono = audio.mean(axis=1)
-        if sr != sample_rate:
-            mono = librosa.resample(mono, orig_sr=sr, target_sr=sample_rate)
-        clips.append(fit_length(mono.astype(np.float32), n_samples))
-    if problems:
-        raise DatasetError(f"{root}: {len(problems)} unreadable file(s):\n  " + "\n  ".join(problems))
-    return clips
+    """The clips cannot make a dataset (a user's folder: the message lists every bad file)."""

@@ -73,5 +73,5 @@ def check_samples(samples: np.ndarray, bundle: Bundle) -> None:
         raise BundleError(f"{where}: {int(samples.size - finite.sum())} of {samples.size} samples are NaN or "
                           "infinite")
     if samples.size and float(np.max(np.abs(samples))) > 1.0:
-        raise BundleError(f"{where}: samples reach {float(np.max(np.abs(samples))):.4g} (scale integer PCM by "
+        raise BundleError(f"{where}: samples reach {float(np.max(np.abs(samples))):.9g} (scale integer PCM by "
                           "1/32768, or normalise the recording)")

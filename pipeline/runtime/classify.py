@@ -14,16 +14,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
+from pipeline.audio.riff import declared_shortfall
 from pipeline.errors import PipelineError
 from pipeline.runtime.bundle import Bundle, BundleError, check_samples, open_bundle
 from pipeline.runtime.stream import Detector, Hop, StreamError, as_mono
 
 DEFAULT_HOP_MS = 250.0
-PROGRESS_AFTER_S = 30.0  # longer recordings report progress on stderr
+PROGRESS_AFTER_S = 30.0  # longer recordings report progress on stderr,
+PROGRESS_EVERY_S = 2.0   # at most this often
 CHUNK_S = 1.0            # how much audio is pushed at a time
 
 
@@ -79,6 +82,8 @@ def read_wav(path: Path) -> tuple[np.ndarray, int, list[str]]:
     """(samples (n,) or (n, channels) float32, rate, notes)."""
     import soundfile as sf
 
+    if path.is_dir():
+        raise ClipError("is a folder; give a WAV file")
     if not path.is_file():
         raise ClipError(f"no such file: {path}")
     try:
@@ -88,12 +93,22 @@ def read_wav(path: Path) -> tuple[np.ndarray, int, list[str]]:
         raise ClipError(f"cannot read it as audio: {err}") from None
     # integer PCM is scaled to [-1, 1) by the decoder: say so rather than hide it
     notes = [] if info.subtype.startswith("FLOAT") else [f"{path.name} holds {info.subtype} samples, decoded to float32"]
+    if short := declared_shortfall(path):  # the decoder reads what is there without a word
+        notes.append(f"{path.name} is cut short: {short}; classified as the {len(samples) / rate:g} s it holds")
     return samples, rate, notes
 
 
-def _progress(done_s: float, total_s: float) -> None:
-    if total_s > PROGRESS_AFTER_S:
-        print(f"classify: {done_s:.0f} of {total_s:.0f} s ({100 * done_s / total_s:.0f}%)", file=sys.stderr)
+class _Progress:
+    """A line on stderr at most every PROGRESS_EVERY_S while a long recording runs: a job done in a second says
+    nothing, a long one says it is alive."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+
+    def __call__(self, done_s: float, total_s: float) -> None:
+        if total_s > PROGRESS_AFTER_S and time.monotonic() - self.last >= PROGRESS_EVERY_S:
+            print(f"classify: {done_s:.0f} of {total_s:.0f} s ({100 * done_s / total_s:.0f}%)", file=sys.stderr)
+            self.last = time.monotonic()
 
 
 def _print_text(result: dict) -> None:
@@ -114,7 +129,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         samples, rate, notes = read_wav(args.wav)
-        result = classify(args.bundle, samples, rate, args.resample, args.hop_ms / 1e3, progress=_progress)
+        result = classify(args.bundle, samples, rate, args.resample, args.hop_ms / 1e3, progress=_Progress())
     except StreamError as err:  # the audio does not fit: name the file
         print(f"error: {args.wav}: {err}", file=sys.stderr)
         return 1

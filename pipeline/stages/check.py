@@ -13,7 +13,8 @@ from pathlib import Path
 
 from pipeline import catalog as cat
 from pipeline import io as pio
-from pipeline.audio.dataset import read_clips, scan_folder
+from pipeline.audio.dataset import DatasetError
+from pipeline.audio.folder import read_folder, too_few
 from pipeline.log import info
 from pipeline.params import Params
 
@@ -21,11 +22,15 @@ MARKER = "params.yaml, data.folder and the environment were valid when the stage
 
 
 def run(p: Params) -> None:
+    split = p.data.split
     if p.data.source == "folder":
-        # The whole folder is decoded here, as synthesize will: a broken file fails now, not after DVC
-        # has deleted data/audio.
+        # The whole folder is decoded here, as synthesize will, and every problem listed at once: a broken
+        # file fails now, not after DVC has deleted data/audio.
         root = Path(p.data.folder)
-        files = scan_folder(root, p.data.labels)
-        read_clips(files, root, p.data.sample_rate, round(p.data.sample_rate * p.data.clip_seconds))
+        files, _ = read_folder(root, p.data.labels, p.data.sample_rate,
+                               round(p.data.sample_rate * p.data.clip_seconds), split.val, split.test,
+                               note=lambda text: info(f"check: note: {text}"))
         info(f"check: {len(files)} WAV files in {root} read")
+    elif problems := too_few(list(p.data.labels) * p.data.clips_per_class, split.val, split.test):
+        raise DatasetError(f"data.clips_per_class: {p.data.clips_per_class}: {problems[0]}")
     pio.atomic_write_text(cat.CHECKED.path(), MARKER)

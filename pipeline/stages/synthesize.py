@@ -9,7 +9,8 @@ import numpy as np
 
 from pipeline import catalog as cat
 from pipeline import io as pio
-from pipeline.audio.dataset import MANIFEST_FIELDS, assign_splits, read_clips, scan_folder
+from pipeline.audio.dataset import MANIFEST_FIELDS, assign_splits
+from pipeline.audio.folder import read_folder
 from pipeline.log import info, progress
 from pipeline.params import Params
 
@@ -42,10 +43,9 @@ def synthetic_clips(p: Params) -> tuple[list[str], list[str], list[np.ndarray]]:
 
 def folder_clips(p: Params) -> tuple[list[str], list[str], list[np.ndarray]]:
     root = Path(p.data.folder)
-    files = scan_folder(root, p.data.labels)
-    n_samples = round(p.data.sample_rate * p.data.clip_seconds)
-    info(f"synthesize: reading {len(files)} WAV files from {root}")
-    clips = read_clips(files, root, p.data.sample_rate, n_samples)
+    info(f"synthesize: reading the WAV files in {root}")
+    files, clips = read_folder(root, p.data.labels, p.data.sample_rate, round(p.data.sample_rate * p.data.clip_seconds),
+                               p.data.split.val, p.data.split.test)
     names = [f"{label}/{path.stem}.wav" for path, label in files]
     if len(set(names)) != len(names):
         raise ValueError(f"{root}: two files in one label folder map to the same name (.wav vs .WAV?)")
