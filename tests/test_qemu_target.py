@@ -331,3 +331,12 @@ def test_the_guest_cache_names_no_host_path():
     root = str(qemu.ARM_CACHE.resolve()).encode()
     compiled = list(qemu.ARM_CACHE.rglob("*.pyc"))
     assert compiled and not [p for p in compiled if root in p.read_bytes()]
+
+
+def test_the_guest_gets_every_project_module_its_harness_imports():
+    """The guest imports the harness from a copy of GUEST_MODULES: a module the harness reaches and the list
+    lacks fails every emulated cell (ModuleNotFoundError in the guest)."""
+    from pipeline.wiring import import_closure
+
+    needed = import_closure(["pipeline.bench.harness"], exempt={})
+    assert needed <= set(qemu.GUEST_MODULES), sorted(needed - set(qemu.GUEST_MODULES))

@@ -79,12 +79,9 @@ def load_litert(path: str, threads: int, extra: str | None = None,
     no optimised integer kernels)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from pipeline.quiet import native_stderr_held
-
     resolver = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
-    with native_stderr_held():  # "INFO: Created TensorFlow Lite XNNPACK delegate" on every load (shown if it fails)
-        it = Interpreter(model_path=path, num_threads=threads, experimental_op_resolver_type=resolver)
-        it.allocate_tensors()
+    it = Interpreter(model_path=path, num_threads=threads, experimental_op_resolver_type=resolver)
+    it.allocate_tensors()
     inp = it.get_input_details()[0]["index"]
     outs = it.get_output_details()
     out = outs[probabilities_index(outs)]["index"]

@@ -16,6 +16,7 @@ import numpy as np
 
 from pipeline.bench.runtimes import RUNTIMES, Runner
 from pipeline.export.formats import FORMATS
+from pipeline.quiet import native_stderr_held
 from pipeline.runtime.bundle import Bundle, BundleError, check_samples, open_bundle
 from pipeline.variants import E2E_SUFFIX, is_e2e, split_variant_id, variant_id
 
@@ -70,7 +71,8 @@ def load_runner(bundle: Bundle) -> tuple[Runner, Bundle, list[str]]:
             tried.append(f"{candidate.variant} needs {RUNTIMES[runtime].distribution} ({err})")
             continue
         try:
-            run, _ = RUNTIMES[runtime].load(str(candidate.artefact), 1)
+            with native_stderr_held():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line (shown if it fails)
+                run, _ = RUNTIMES[runtime].load(str(candidate.artefact), 1)
         except Exception as err:  # the SHA-256 matched: the runtime itself cannot take this file
             raise StreamError(f"{candidate.artefact} ({candidate.variant}): {runtime} cannot load it: "
                               f"{type(err).__name__}: {err}") from None
