@@ -254,10 +254,11 @@ def test_harness_refuses_inputs_of_the_wrong_shape_or_dtype():
 
 
 def test_the_repro_log_is_quiet(built_project: Path):
-    """No library chatter from training and converting, one not-applicable line per convert stage."""
+    """No library chatter from training, converting and measuring, one not-applicable line per convert stage."""
     log = (built_project.parent / "repro.log").read_text()
     for chatter in ("WARNING:root:", "absl::InitializeLog", "oneDNN custom operations", "fully_quantize:",
-                    "tf.lite.Interpreter is deprecated", "FutureWarning", "pre-processing before quantization"):
+                    "tf.lite.Interpreter is deprecated", "FutureWarning", "pre-processing before quantization",
+                    "Created TensorFlow Lite XNNPACK delegate"):
         assert chatter not in log, chatter
     summaries = re.findall(r"convert@(\w+): (\d+) combinations not applicable", log)
     assert sorted(level for level, _ in summaries) == sorted(LEVELS) and all(int(n) > 0 for _, n in summaries)

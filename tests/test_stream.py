@@ -98,3 +98,38 @@ def test_classify_a_stereo_44k_recording(built_project: Path, tmp_path: Path):
     assert "PCM_16" in ok.stderr and "soxr" in ok.stderr
     text = run([PY, "-m", "pipeline", "classify", str(bundle), str(wav), "--resample"], built_project).stdout
     assert text.splitlines()[0] == result["label"] and "timeline (keras_e2e.tflite.int8" in text
+
+
+def test_a_window_below_the_validation_threshold_is_marked_uncertain(built_project: Path, tmp_path: Path):
+    """The bundle's threshold is its own runtime's on the validation split (computed again here), and classify
+    marks exactly the hops, segments and overall answer below it: the two least and two most confident
+    validation clips, one hop each."""
+    import soundfile as sf
+
+    from pipeline import io as pio
+    from pipeline.bench.runtimes import RUNTIMES
+    from pipeline.export.uncertainty import threshold
+    from pipeline.runtime.bundle import open_bundle
+    from pipeline.runtime.stream import scores_of
+
+    bundle = open_bundle(_bundle(built_project, "tflite", "int8"))
+    u = bundle.meta["uncertainty"]
+    val = pio.read_npz(built_project / "data/audio_splits.npz")["val"]
+    y = pio.read_npz(built_project / "data/features.npz")["y_val"]
+    run_, _ = RUNTIMES["litert"].load(str(bundle.artefact), 1)
+    probs = np.stack([scores_of(bundle, run_(c.reshape(1, -1).astype(np.float32))) for c in val])
+    assert threshold(probs.max(1), probs.argmax(1) == y) == u and u["validation_clips"] == len(val)
+
+    order = np.argsort(probs.max(1), kind="stable")
+    chosen = [*order[:2], *order[-2:]]
+    wav = tmp_path / "val.wav"
+    sf.write(wav, np.concatenate([val[i] for i in chosen]).astype(np.float32), 16000, subtype="FLOAT")
+    res = run([PY, "-m", "pipeline", "classify", str(bundle.folder), str(wav), "--hop-ms", "1000", "--json"],
+              built_project)
+    result = json.loads(res.stdout)
+    cut = u["uncertain_below"]
+    assert result["uncertain_below"] == cut and len(result["hops"]) == 4
+    assert [h["uncertain"] for h in result["hops"]] == [bool(probs[i].max() < cut) for i in chosen]
+    assert [s["uncertain"] for s in result["timeline"]] == [s["confidence"] < cut for s in result["timeline"]]
+    assert result["uncertain"] == (max(result["scores"].values()) < cut)
+    assert (u["clips_below"] > 0) == result["hops"][0]["uncertain"]  # the least confident clip is below any cut

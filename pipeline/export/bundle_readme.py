@@ -55,6 +55,13 @@ def bundle_readme(meta: dict, outside_python: list[str] = ()) -> str:
               "The predicted class is the argmax (it works directly on quantized outputs).", ""]
     if e2e:
         lines += [f"A second output `mfcc` returns the in-graph features for checking; apps can ignore it.", ""]
+    if (u := meta.get("uncertainty")) and u["clips_below"]:
+        lines += [f"Treat an answer whose top probability is below {u['uncertain_below']:g} as uncertain: this file "
+                  f"was right on {u['accuracy_below']:.0%} of the {u['clips_below']} validation clips below it "
+                  f"(of {u['validation_clips']}). `classify` and `serve` mark such windows.", ""]
+    elif u:
+        lines += [f"Its least confident validation clips were mostly right (of {u['validation_clips']}): "
+                  "`classify` and `serve` mark no window as uncertain.", ""]
     lines += list(outside_python)
     lines += ["## Trained on", "", _trained_on(meta.get("training_data")), ""]
     lines += ["`" + meta["variant"] + ".json` beside this file holds the same facts for programs."]

@@ -34,8 +34,9 @@ class ClipError(PipelineError):
     """The recording cannot be read or does not fit the bundle."""
 
 
-def timeline(hops: list[Hop]) -> list[dict]:
-    """Consecutive hops with the same label as one segment; confidence: the mean of that label's score."""
+def timeline(hops: list[Hop], uncertain_below: float | None) -> list[dict]:
+    """Consecutive hops with the same label as one segment; confidence: the mean of that label's score, uncertain
+    when it is below the bundle's threshold."""
     segments: list[dict] = []
     for hop in hops:
         top = max(hop.scores)
@@ -44,8 +45,9 @@ def timeline(hops: list[Hop]) -> list[dict]:
             seg["end_s"], seg["_tops"] = hop.end_s, [*seg["_tops"], top]
         else:
             segments.append({"start_s": hop.start_s, "end_s": hop.end_s, "label": hop.label, "_tops": [top]})
-    return [{"start_s": round(s["start_s"], 3), "end_s": round(s["end_s"], 3), "label": s["label"],
-             "confidence": round(float(np.mean(s.pop("_tops"))), 4)} for s in segments]
+    out = [{"start_s": round(s["start_s"], 3), "end_s": round(s["end_s"], 3), "label": s["label"],
+            "confidence": round(float(np.mean(s.pop("_tops"))), 4)} for s in segments]
+    return [{**s, "uncertain": uncertain_below is not None and s["confidence"] < uncertain_below} for s in out]
 
 
 def classify(bundle: Bundle | Path, samples: np.ndarray, rate: int, resample: bool = False,
@@ -68,13 +70,19 @@ def classify(bundle: Bundle | Path, samples: np.ndarray, rate: int, resample: bo
         raise ClipError("the recording holds no samples")
     mean = np.mean([h.scores for h in hops], axis=0)
     labels = bundle.meta["labels"]
+    if detector.is_uncertain(float(np.max(mean))):
+        notes.append(f"uncertain: the overall probability {float(np.max(mean)):.3f} is below "
+                     f"{detector.uncertain_below:g}, under which {detector.runs_bundle.variant} was wrong on at least "
+                     "half of the validation clips")
     return {"variant": bundle.variant, "ran": detector.runs_bundle.variant, "sample_rate": rate,
             "window_s": detector.window / detector.sample_rate, "hop_s": detector.hop / detector.sample_rate,
             "duration_s": round(len(mono) / rate, 3), "notes": [*notes, *detector.notes],
             "label": labels[int(np.argmax(mean))], "scores": dict(zip(labels, map(float, mean))),
-            "timeline": timeline(hops),
+            "uncertain": detector.is_uncertain(float(np.max(mean))), "uncertain_below": detector.uncertain_below,
+            "timeline": timeline(hops, detector.uncertain_below),
             "hops": [{"start_s": round(h.start_s, 3), "end_s": round(h.end_s, 3), "label": h.label,
-                      "scores": list(h.scores), "latency_ms": round(h.latency_ms, 3), "padded": h.padded}
+                      "scores": list(h.scores), "latency_ms": round(h.latency_ms, 3), "padded": h.padded,
+                      "uncertain": h.uncertain}
                      for h in hops]}
 
 
@@ -116,7 +124,8 @@ def _print_text(result: dict) -> None:
     print(" ".join(f"{s:.4f}" for s in result["scores"].values()))
     print(f"timeline ({result['ran']}, window {result['window_s']:g} s, hop {result['hop_s']:g} s):")
     for seg in result["timeline"]:
-        print(f"  {seg['start_s']:8.2f} {seg['end_s']:8.2f} s  {seg['label']:<12} {seg['confidence']:.4f}")
+        mark = "  uncertain" if seg["uncertain"] else ""
+        print(f"  {seg['start_s']:8.2f} {seg['end_s']:8.2f} s  {seg['label']:<12} {seg['confidence']:.4f}{mark}")
 
 
 def main(argv: list[str]) -> int:

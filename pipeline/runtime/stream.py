@@ -40,6 +40,7 @@ class Hop:
     scores: tuple[float, ...]
     latency_ms: float
     padded: bool = False  # the stream was shorter than one window: zeros after its end
+    uncertain: bool = False  # its top probability is below the bundle's threshold (set on the validation split)
 
 
 def require_raw_audio(bundle: Bundle) -> None:
@@ -90,6 +91,12 @@ def scores_of(bundle: Bundle, raw: np.ndarray) -> np.ndarray:
     return out["scale"] * (scores - out["zero_point"]) if out.get("scale") else scores
 
 
+def uncertain_below(bundle: Bundle) -> float | None:
+    """The top probability below which a window is marked uncertain (the sidecar's, set on the validation
+    split at convert: pipeline/export/uncertainty.py); None for a bundle built without one."""
+    return bundle.meta.get("uncertainty", {}).get("uncertain_below")
+
+
 def as_mono(samples: np.ndarray) -> tuple[np.ndarray, bool]:
     """(mono samples, whether channels were mixed down): (n,) stays, (n, channels) is averaged."""
     if samples.ndim == 1:
@@ -132,6 +139,10 @@ class Detector:
             self.notes.extend(notes)
         else:
             self._run, self.runs_bundle = self.runner
+        self.uncertain_below = uncertain_below(self.runs_bundle)
+        if self.uncertain_below is None:
+            self.notes.append(f"{self.runs_bundle.variant} has no uncertainty threshold (built before convert set "
+                              "one): no window is marked uncertain")
         self._ring = np.zeros(self.window, np.float32)
         self._pos = 0         # where the next sample goes in the ring
         self._seen = 0        # samples received, at the bundle's rate
@@ -189,4 +200,7 @@ class Detector:
         self._hops += 1
         return Hop(start / self.sample_rate, (start + self.window) / self.sample_rate,
                    self.bundle.meta["labels"][int(np.argmax(scores))], tuple(float(s) for s in scores),
-                   latency_ms, padded)
+                   latency_ms, padded, self.is_uncertain(float(np.max(scores))))
+
+    def is_uncertain(self, top: float) -> bool:
+        return self.uncertain_below is not None and top < self.uncertain_below

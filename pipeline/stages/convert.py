@@ -14,7 +14,8 @@ from pipeline import catalog as cat
 from pipeline import io as pio
 from pipeline.audio.mfcc import MfccConfig
 from pipeline.errors import UsageError
-from pipeline.export import quant_error, runtime_versions
+from pipeline.bench.runtimes import RUNTIMES
+from pipeline.export import quant_error, runtime_versions, uncertainty
 from pipeline.export.accelerators import check as mobile_accelerators
 from pipeline.export.bundle_readme import bundle_readme
 from pipeline.export.common import ConversionFailed, NotApplicable
@@ -26,7 +27,7 @@ from pipeline.models.families import FAMILIES, load_sources
 from pipeline.params import Params
 from pipeline.quiet import known_chatter_off, native_stderr_held
 from pipeline.targets.app import consumer_files, readme_lines
-from pipeline.variants import variant_id
+from pipeline.variants import is_e2e, variant_id
 
 
 def training_data(p: Params, test_clips: int) -> dict:
@@ -58,6 +59,28 @@ def sidecar(p: Params, vid: str, source, fmt: str, level: str, built, labels: li
     }
 
 
+def bundle_files(p: Params, vid: str, source, fmt: str, level: str, built, labels: list[str], trained_on: dict,
+                 validation: tuple) -> tuple[dict, dict[str, bytes]]:
+    """A built variant's bundle by path (artefact, sidecar, README, the app runtimes' consumers) and its sidecar.
+    An end-to-end one is run on the validation clips for its uncertainty threshold: ConversionFailed if it fails."""
+    file, runtime = f"{vid}{FORMATS[fmt].suffix}", FORMATS[fmt].runtime
+    meta = {**sidecar(p, vid, source, fmt, level, built, labels, file, trained_on),
+            "mobile_accelerators": mobile_accelerators(runtime, built.data),
+            "runtime_requirement": runtime_versions.requirement(runtime, built.data)}
+    if is_e2e(source.name):  # what classify and serve mark as uncertain
+        try:
+            with native_stderr_held():  # LiteRT's start-up line (shown if it fails)
+                meta["uncertainty"] = uncertainty.measure(RUNTIMES[runtime].load, FORMATS[fmt].suffix, built.data,
+                                                          built.output, built.input["shape"], *validation)
+        except Exception as err:  # built and loaded, yet its runtime cannot run the validation clips
+            raise ConversionFailed(f"{runtime} failed on the validation clips: {type(err).__name__}: {err}") from err
+    files = {f"{vid}/{file}": built.data, f"{vid}/{vid}.json": pio.to_json(meta).encode(),
+             f"{vid}/README.md": bundle_readme(meta, readme_lines(meta)).encode()}
+    for name, consumer in consumer_files(fmt).items():  # what an app developer copies
+        files[f"{vid}/{name}"] = consumer.read_bytes()
+    return meta, files
+
+
 def quant_error_entry(vid: str, built, files: dict[str, bytes]) -> dict:
     """The per-layer error file of a calibrated variant (in its bundle) and its worst layer, or why there is none."""
     if built.quant_error is not None:
@@ -73,6 +96,7 @@ def run(p: Params, level: str) -> None:
     features = pio.read_npz(cat.FEATURES.path())
     labels = [str(x) for x in features["labels"]]
     trained_on = training_data(p, len(features["y_test"]))
+    validation = pio.read_npz(cat.AUDIO_SPLITS.path())["val"], features["y_val"]  # the uncertainty thresholds'
     files: dict[str, bytes] = {}
     index: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp, known_chatter_off():
@@ -84,6 +108,7 @@ def run(p: Params, level: str) -> None:
                 try:
                     with native_stderr_held(expected=(NotApplicable,)):  # the converters' settings dumps
                         built = convert(source, fmt, level)
+                    meta, bundle = bundle_files(p, vid, source, fmt, level, built, labels, trained_on, validation)
                 except NotApplicable as na:
                     index[vid] = {"status": "not_applicable", "reason": na.reason}
                     continue
@@ -91,19 +116,10 @@ def run(p: Params, level: str) -> None:
                     index[vid] = {"status": "failed", "error": failed.error}
                     info(f"convert@{level}: {vid}: FAILED: {failed.error}")
                     continue
-                file = f"{vid}{FORMATS[fmt].suffix}"
-                files[f"{vid}/{file}"] = built.data
-                accelerators = mobile_accelerators(FORMATS[fmt].runtime, built.data)
-                meta = {**sidecar(p, vid, source, fmt, level, built, labels, file, trained_on),
-                        "mobile_accelerators": accelerators,
-                        "runtime_requirement": runtime_versions.requirement(FORMATS[fmt].runtime, built.data)}
-                files[f"{vid}/{vid}.json"] = pio.to_json(meta).encode()
-                files[f"{vid}/README.md"] = bundle_readme(meta, readme_lines(meta)).encode()
-                for name, consumer in consumer_files(fmt).items():  # what an app developer copies
-                    files[f"{vid}/{name}"] = consumer.read_bytes()
-                index[vid] = {"status": "ok", "file": f"{vid}/{file}", "sidecar": f"{vid}/{vid}.json",
+                files.update(bundle)
+                index[vid] = {"status": "ok", "file": f"{vid}/{meta['file']}", "sidecar": f"{vid}/{vid}.json",
                               "size_bytes": len(built.data), **quant_error_entry(vid, built, files),
-                              "mobile_accelerators": accelerators}
+                              "mobile_accelerators": meta["mobile_accelerators"]}
                 info(f"convert@{level}: {vid}: {len(built.data)} bytes")
     skipped = [vid for vid, e in index.items() if e["status"] == "not_applicable"]
     if skipped:  # one line: the reasons are in index.json and the report's not-applicable table

@@ -25,6 +25,7 @@ from pipeline.bench.child_env import apps_modules, harness_env
 from pipeline.bench.runtimes import RUNTIMES
 from pipeline.errors import TargetUnavailable
 from pipeline.log import info
+from pipeline.quiet import native_stderr_held
 from pipeline.runtime.bundle import open_bundle
 from pipeline.targets.app import APP_RUNTIMES, AppRuntime, consumer_args
 from pipeline.variants import is_e2e
@@ -142,7 +143,8 @@ def _write_clips(x: np.ndarray, e2e: bool, rate: int, folder: Path) -> tuple[tup
 
 def python_probabilities(job: dict, meta: dict, x: np.ndarray, threads: int) -> np.ndarray:
     """The Python runtime's answers on the same decoded inputs, dequantized as the consumer does."""
-    run, _ = RUNTIMES[job["runtime"]].load(job["artefact"], threads)
+    with native_stderr_held():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" line (shown if it fails)
+        run, _ = RUNTIMES[job["runtime"]].load(job["artefact"], threads)
     shape = meta["input"]["shape"]
     out = np.stack([np.asarray(run(c.reshape(shape).astype(np.float32))).reshape(-1) for c in x]).astype(np.float64)
     o = meta["output"]
